@@ -1,0 +1,225 @@
+/**
+ * Durable intake of inbound calls with group commit: calls that arrive together are written in one
+ * transaction, and each caller gets its answer only after that transaction committed. One SQLite
+ * commit per call would cap intake at a few hundred calls per second; one per group does not.
+ */
+import cds from '@sap/cds';
+import { bridgeConfig } from '../lib/config';
+import { newRoundTrip } from '../upstream/round-trips';
+
+const LOG = cds.log('intake');
+
+const INVITATIONS = 'surveybridge.SurveyInvitations';
+const ROUND_TRIPS = 'surveybridge.RoundTrips';
+
+/** Statuses after which a repeated webhook call starts a new cycle instead of reusing the invitation. */
+export const RESTARTABLE_STATUSES = new Set(['failed', 'linkNotFound', 'contactNotFound']);
+
+export interface CampaignRow {
+  ID: string;
+  code: string;
+  active: boolean;
+  surveyId: string;
+  directoryId: string;
+  mailingListId: string;
+  linkValidityDays: number;
+  externalEventId: string;
+  keyFieldId: string;
+  scoreFieldId: string;
+  categoryFieldId: string;
+  contactKeyProperty: string;
+}
+
+export interface InvitationRequest {
+  campaign: CampaignRow;
+  contactKey: string;
+  firstName?: string;
+  lastName?: string;
+  language?: string;
+  durationMs: number;
+}
+
+export interface InvitationReceipt {
+  invitationId: string;
+  status: string;
+  repeated: boolean;
+}
+
+interface Job {
+  work: (tx: GroupWork) => void;
+  resolve: (value: any) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What one group transaction collects before it writes. */
+class GroupWork {
+  readonly invitationRequests: Array<{ request: InvitationRequest; done: (receipt: InvitationReceipt) => void }> = [];
+  readonly roundTrips: Record<string, unknown>[] = [];
+  readonly extra: Array<() => Promise<void>> = [];
+}
+
+/** Whether a stored invitation still covers a repeated call for the same contact and campaign. */
+export function isCurrentInvitation(row: { status: string; cycleEndsAt: string | Date }, now: number, marginMs: number): boolean {
+  if (RESTARTABLE_STATUSES.has(row.status)) return false;
+  return new Date(row.cycleEndsAt).getTime() - marginMs > now;
+}
+
+class GroupCommitter {
+  private queue: Job[] = [];
+  private running = false;
+
+  submit<T>(work: (group: GroupWork) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const jobs = this.queue.splice(0, bridgeConfig().intake.maxGroupSize);
+        await this.commitGroup(jobs);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async commitGroup(jobs: Job[]): Promise<void> {
+    // A unique-key conflict means another instance inserted the same contact cycle meanwhile; the
+    // second try reads that row and reuses it.
+    for (let attempt = 1; ; attempt++) {
+      const group = new GroupWork();
+      const results: unknown[] = new Array(jobs.length);
+      try {
+        jobs.forEach((job, index) => {
+          job.work(group);
+          results[index] = undefined;
+        });
+        const receipts = await cds.tx(() => writeGroup(group));
+        jobs.forEach((job, index) => job.resolve(receipts.get(index) ?? results[index]));
+        return;
+      } catch (error: any) {
+        if (attempt < 3 && /UNIQUE|unique constraint/i.test(String(error?.message))) {
+          LOG.warn('Intake group hit a concurrent insert; retrying', { calls: jobs.length, attempt });
+          continue;
+        }
+        LOG.error('Intake group failed', { calls: jobs.length }, error);
+        for (const job of jobs) job.reject(error);
+        return;
+      }
+    }
+  }
+}
+
+/** Reads the latest cycle per contact, creates new invitations where needed and writes all round trips. */
+async function writeGroup(group: GroupWork): Promise<Map<number, unknown>> {
+  const receipts = new Map<number, unknown>();
+  const now = Date.now();
+  const nowIso = new Date(now).toISOString();
+  const { linkExpiryMarginMs } = bridgeConfig().invitations;
+  const latestByKey = new Map<string, any>();
+
+  const keysByCampaign = new Map<string, Set<string>>();
+  for (const { request } of group.invitationRequests) {
+    const keys = keysByCampaign.get(request.campaign.ID) ?? new Set<string>();
+    keys.add(request.contactKey);
+    keysByCampaign.set(request.campaign.ID, keys);
+  }
+  for (const [campaignId, keys] of keysByCampaign) {
+    const rows = await SELECT.from(INVITATIONS)
+      .columns('ID', 'contactKey', 'cycle', 'status', 'cycleEndsAt')
+      .where({ campaign_ID: campaignId, contactKey: { in: [...keys] } });
+    for (const row of rows as any[]) {
+      const mapKey = `${campaignId}|${row.contactKey}`;
+      const known = latestByKey.get(mapKey);
+      if (!known || known.cycle < row.cycle) latestByKey.set(mapKey, row);
+    }
+  }
+
+  const inserts: any[] = [];
+  for (const { request, done } of group.invitationRequests) {
+    const mapKey = `${request.campaign.ID}|${request.contactKey}`;
+    const latest = latestByKey.get(mapKey);
+    let receipt: InvitationReceipt;
+    if (latest && isCurrentInvitation(latest, now, linkExpiryMarginMs)) {
+      receipt = { invitationId: latest.ID, status: latest.status, repeated: true };
+    } else {
+      const row = {
+        ID: cds.utils.uuid(),
+        campaign_ID: request.campaign.ID,
+        cycle: (latest?.cycle ?? 0) + 1,
+        contactKey: request.contactKey,
+        firstName: request.firstName,
+        lastName: request.lastName,
+        language: request.language,
+        status: 'received',
+        receivedAt: nowIso,
+        cycleEndsAt: new Date(now + request.campaign.linkValidityDays * 86_400_000).toISOString()
+      };
+      inserts.push(row);
+      latestByKey.set(mapKey, row);
+      receipt = { invitationId: row.ID, status: 'received', repeated: false };
+    }
+    group.roundTrips.push(newRoundTrip({
+      direction: 'inbound', system: 'emarsys', operation: 'generateLink', method: 'POST',
+      path: '/inbound/generateLink', httpStatus: 202, durationMs: request.durationMs, itemCount: 1,
+      invitation_ID: receipt.invitationId
+    }));
+    done(receipt);
+  }
+  if (inserts.length) await INSERT.into(INVITATIONS).entries(inserts);
+  for (const write of group.extra) await write();
+  if (group.roundTrips.length) await INSERT.into(ROUND_TRIPS).entries(group.roundTrips);
+  return receipts;
+}
+
+const committer = new GroupCommitter();
+
+/** Stores the invitation (or finds the current one) together with the inbound round trip. */
+export function acceptInvitation(request: InvitationRequest): Promise<InvitationReceipt> {
+  return new Promise<InvitationReceipt>((resolve, reject) => {
+    let receipt: InvitationReceipt | undefined;
+    committer
+      .submit<void>(group => group.invitationRequests.push({ request, done: value => (receipt = value) }))
+      .then(() => resolve(receipt!), reject);
+  });
+}
+
+/** Records the inbound round trip of a rejected call; nothing else is written for it. */
+export function recordRejectedCall(system: 'emarsys' | 'qualtrics', operation: string, httpStatus: number, error: string,
+  durationMs?: number): Promise<void> {
+  return committer.submit<void>(group => {
+    group.roundTrips.push(newRoundTrip({
+      direction: 'inbound', system, operation, method: 'POST', path: `/inbound/${operation}`,
+      httpStatus, durationMs, itemCount: 1, error
+    }));
+  });
+}
+
+/** Adds arbitrary writes to the next group transaction; the promise settles after the commit. */
+export function commitWithGroup(write: () => Promise<void>, roundTrip?: Record<string, unknown>): Promise<void> {
+  return committer.submit<void>(group => {
+    group.extra.push(write);
+    if (roundTrip) group.roundTrips.push(roundTrip);
+  });
+}
+
+const campaignCache = new Map<string, { row: CampaignRow | undefined; at: number }>();
+
+/** Reads a campaign by code, cached briefly so request validation costs no query per call. */
+export async function campaignByCode(code: string): Promise<CampaignRow | undefined> {
+  const cached = campaignCache.get(code);
+  if (cached && Date.now() - cached.at < bridgeConfig().intake.campaignCacheMs) return cached.row;
+  const row = (await cds.tx(() => SELECT.one.from('surveybridge.Campaigns').where({ code }))) as CampaignRow | undefined;
+  campaignCache.set(code, { row, at: Date.now() });
+  return row;
+}
+
+export function clearCampaignCache(): void {
+  campaignCache.clear();
+}

@@ -1,0 +1,1 @@
+process.env.CDS_TYPESCRIPT = 'true';
