@@ -1,7 +1,7 @@
 /** Jest runs the TypeScript sources through ts-jest; `tsc --noEmit` does the type check. */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   moduleNameMapper: { '^#cds-models/(.*)$': '<rootDir>/@cds-models/$1' },
   globalSetup: '<rootDir>/test/global-setup.js',
   setupFiles: ['<rootDir>/test/env-setup.js'],

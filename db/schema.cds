@@ -12,6 +12,8 @@ type InvitationStatus : String(30) enum {
   eventTriggered;         // Emarsys accepted the external event: final for the invitation flow
   contactNotFound;        // Emarsys has no contact for the key value (2008): final
   failed;                 // a final upstream error, or retries used up: final
+  responded;              // the contact answered the survey
+  scoreStored;            // score and category are on the Emarsys contact
 }
 
 /** Where a survey answer stands on its way to the Emarsys contact. */
@@ -94,8 +96,13 @@ entity WorkBatches : cuid, managed {
   distributionRequestedAt : Timestamp;
   distributionId          : String(40);
   linksFetchedAt          : Timestamp;
+  importRequestedAt       : Timestamp;
   attempts                : Integer not null default 0;
   lastError               : String(1000);
+  /** The worker instance that runs the batch, and until when its claim holds. */
+  leaseOwner              : String(100);
+  leaseUntil              : Timestamp;
+  finishedAt              : Timestamp;
 }
 
 /** A Qualtrics answer sent by a workflow; the response id makes repeated deliveries harmless. */

@@ -1,10 +1,10 @@
 /**
  * Local stand-in for the SAP Emarsys Core API on loopback: API v2 with WSSE, API v3 with OAuth 2.0
  * bearer tokens, external event triggers, contact updates and reads, and field and event lists.
- * Requests are checked the way the Emarsys v2 reference documents them and answered with the
+ * It checks requests the way the Emarsys v2 reference documents them and replies with the
  * `{replyCode, replyText, data}` envelope. Accepted triggers are recorded as mails.
  *
- * Run `npx tsx sandbox/emarsys.ts [port]` to start it alone; the port defaults to EMARSYS_SANDBOX_PORT or 0.
+ * Run `npx tsx sandbox/emarsys.ts [port]` to start it alone. The port defaults to EMARSYS_SANDBOX_PORT or 0.
  */
 import http from 'node:http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -37,7 +37,7 @@ export interface EmarsysField {
 }
 
 export interface EmarsysSandboxOptions {
-  /** TCP port on 127.0.0.1; 0 picks a free port (default). */
+  /** TCP port on 127.0.0.1, where 0 (the default) picks a free port. */
   port?: number;
   /** WSSE credentials for API v2, defaults 'sandbox001' / 'sandbox-wsse-secret'. */
   apiUser?: string;
@@ -62,7 +62,7 @@ export interface EmarsysSandboxOptions {
   rateLimitScope?: 'credential' | 'endpoint';
   /** Batch trigger errors as an object keyed by external id (default) or as a getdata-style list. */
   triggerErrorsShape?: 'object' | 'list';
-  /** Fraction of injected 5xx faults answered as 503 with a plain-text body, default 0.2. */
+  /** Fraction of injected 5xx faults sent as 503 with a plain-text body, default 0.2. */
   plain503Fraction?: number;
 }
 
@@ -91,9 +91,9 @@ export interface EmarsysSandbox {
   contacts: Map<string, EmarsysContact>;
   fields: EmarsysField[];
   events: Map<string, { id: string; name: string; programIds: number[]; emailIds: number[] }>;
-  /** One record per contact mailed, which is the first receipt of a trigger_id or every trigger without one. */
+  /** One record per contact mailed: the first receipt of a trigger_id, or every trigger without one. */
   mails: MailRecord[];
-  /** Receipts per trigger_id; a count above 1 means Emarsys suppressed a duplicate delivery. */
+  /** Receipts per trigger_id. A count above 1 means Emarsys suppressed a duplicate delivery. */
   triggerCounts: Map<string, number>;
   /** Number of trigger_ids received more than once. */
   duplicateTriggers(): number;
@@ -125,10 +125,10 @@ const DEFAULT_SETTINGS: Settings = {
   clockSkewMs: 0,
   // NOTE: whether numeric fields accept JSON numbers as well as strings is not documented.
   acceptJsonNumbers: true,
-  // NOTE: Emarsys documents one limit per API user; its 429 text ("for this account and resource")
+  // NOTE: Emarsys documents one limit per API user, but its 429 text ("for this account and resource")
   // suggests per-endpoint windows, which 'endpoint' simulates.
   rateLimitScope: 'credential',
-  // NOTE: the inner shape of batch trigger errors is not documented; 'object' follows the contact endpoints.
+  // NOTE: the inner shape of batch trigger errors is not documented. 'object' follows the contact endpoints.
   triggerErrorsShape: 'object',
   plain503Fraction: 0.2,
 };
@@ -170,26 +170,35 @@ const WSSE_CREATED_PATTERN = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})
 /** Emarsys accepts event_time only as 2007-03-01T13:00:00Z or with milliseconds, 2007-03-01T13:00:00.000Z. */
 const EVENT_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/;
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const LANGUAGE_PATTERN = /^[a-z]{2}(?:-[a-z]{2})?$/i;
+const TOO_MANY_REQUESTS = 'Too many requests for this account and resource within the last minute.';
 /** Emarsys numeric fields hold at most 24 digits. */
 const NUMERIC_PATTERN = /^-?(?=(?:\D*\d){1,24}\D*$)\d+(?:\.\d+)?$/;
 
-// Request body limits. Event payloads are limited to 1 MB; contact requests to 8 MB (10 MB when creating).
-// NOTE: whether Emarsys counts the 1 MB per request body or per event in a batch is not documented;
-// the stand-in applies it to the whole trigger body.
+// Request body limits. Emarsys limits event payloads to 1 MB and contact requests to 8 MB (10 MB when
+// creating). NOTE: whether the 1 MB counts per request body or per event in a batch is not documented,
+// so the stand-in applies it to the whole trigger body.
 const TRIGGER_BODY_LIMIT = 1024 * 1024;
 const CONTACT_BODY_LIMIT = 8 * 1024 * 1024;
 const CONTACT_CREATE_BODY_LIMIT = 10 * 1024 * 1024;
 const OTHER_BODY_LIMIT = 64 * 1024;
 const ADMIN_BODY_LIMIT = 16 * 1024 * 1024;
 
-/** An Emarsys error answer that a handler raises and the request loop sends. */
+/** An Emarsys error reply that a handler raises and the request loop sends. */
 class ApiError extends Error {
   constructor(readonly status: number, readonly replyCode: number, readonly replyText: string) {
     super(replyText);
   }
 }
 
-type ItemError = { code: number; text: string };
+function invalidParameter(detail: string): ApiError {
+  return new ApiError(400, 1001, `One or more parameters are invalid or missing: ${detail}.`);
+}
+
+/** A per-contact error that Emarsys reports inside a 200 reply, keyed by the contact's key value. */
+class ItemError {
+  constructor(readonly code: number, readonly text: string) {}
+}
 
 interface RequestContext {
   req: http.IncomingMessage;
@@ -210,14 +219,21 @@ interface Route {
   handle: (ctx: RequestContext, params: string[], body: Buffer) => void;
 }
 
+interface RouteMatch {
+  route: Route;
+  params: string[];
+}
+
+/** A request body, or 'tooLarge' when it exceeded the route's limit. */
+type ApiBody = Buffer | 'tooLarge';
+
 interface TriggerItem {
   externalId: string;
   data?: Record<string, unknown>;
   triggerId?: string;
-  eventTime?: string;
 }
 
-/** Computes the Emarsys WSSE PasswordDigest: Base64 of the lowercase hex SHA-1 of nonce + created + secret. */
+/** Computes the Emarsys WSSE PasswordDigest: Base64 of the lowercase hex SHA-1 of nonce+created+secret. */
 export function wsseDigest(nonce: string, created: string, secret: string): string {
   const hex = createHash('sha1').update(nonce + created + secret).digest('hex');
   return Buffer.from(hex, 'utf8').toString('base64');
@@ -257,6 +273,15 @@ function safeEqual(actual: string, expected: string): boolean {
   const a = Buffer.from(actual);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Decodes a percent-encoded path segment, keeping it as sent when it is malformed. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -305,10 +330,10 @@ class EmarsysServer implements EmarsysSandbox {
   readonly calls = new CallLog();
   readonly contacts = new Map<string, EmarsysContact>();
   readonly fields: EmarsysField[] = STANDARD_FIELDS.map(field => ({ ...field }));
-  readonly events = new Map<string, { id: string; name: string; programIds: number[]; emailIds: number[] }>();
+  readonly events: EmarsysSandbox['events'] = new Map();
   readonly mails: MailRecord[] = [];
   readonly triggerCounts = new Map<string, number>();
-  readonly contactUpdates: Array<{ contactId: string; fields: Record<string, string | null>; at: number }> = [];
+  readonly contactUpdates: EmarsysSandbox['contactUpdates'] = [];
   createIfNotExistsCalls = 0;
 
   private readonly settings: Settings;
@@ -324,15 +349,15 @@ class EmarsysServer implements EmarsysSandbox {
   private readonly routes: Route[];
   private nextContactId = FIRST_CONTACT_ID;
   private nextFieldId = FIRST_CUSTOM_FIELD_ID;
-  private nextEventId = Number(DEFAULT_EVENT.id) + 1;
+  /** The constructor's first addEvent call takes this id for the default invite event. */
+  private nextEventId = Number(DEFAULT_EVENT.id);
 
   constructor(options: EmarsysSandboxOptions) {
     const { faults, ...settings } = options;
     this.settings = { ...DEFAULT_SETTINGS, ...stripUndefined(settings) };
     this.faults = { ...NO_FAULTS, ...faults };
     this.window = new MinuteWindow(this.settings.rateLimitPerMinute, () => this.serverNow());
-    this.events.set(DEFAULT_EVENT.id, { ...DEFAULT_EVENT, programIds: [...DEFAULT_EVENT.programIds], emailIds: [] });
-    this.eventCreatedAt.set(DEFAULT_EVENT.id, Date.now());
+    this.addEvent(DEFAULT_EVENT.name, DEFAULT_EVENT);
     this.routes = this.buildRoutes();
   }
 
@@ -353,9 +378,11 @@ class EmarsysServer implements EmarsysSandbox {
   addContact(fields: Record<string, string | null>): EmarsysContact {
     const known = this.fieldsById();
     for (const [fieldId, value] of Object.entries(fields)) {
-      if (!known.has(fieldId)) throw new Error(`Unknown field id ${fieldId}; add the field with addField first.`);
+      if (!known.has(fieldId)) {
+        throw new Error(`Unknown field id ${fieldId}; add the field with addField first.`);
+      }
       if (value !== null && typeof value !== 'string') {
-        throw new Error(`Invalid value for field ${fieldId}: expected a string or null, got ${typeof value}.`);
+        throw new Error(`Invalid value for field ${fieldId}: expected string or null, got ${typeof value}.`);
       }
     }
     return this.createContact({ ...fields });
@@ -363,18 +390,26 @@ class EmarsysServer implements EmarsysSandbox {
 
   addEvent(name: string, opts: { programIds?: number[]; emailIds?: number[] } = {}): string {
     for (const event of this.events.values()) {
-      if (event.name === name) throw new Error(`An external event named '${name}' already exists (id ${event.id}).`);
+      if (event.name === name) {
+        throw new Error(`An external event named '${name}' already exists (id ${event.id}).`);
+      }
     }
     while (this.events.has(String(this.nextEventId))) this.nextEventId++;
     const id = String(this.nextEventId++);
-    this.events.set(id, { id, name, programIds: [...(opts.programIds ?? [])], emailIds: [...(opts.emailIds ?? [])] });
+    const programIds = [...(opts.programIds ?? [])];
+    const emailIds = [...(opts.emailIds ?? [])];
+    this.events.set(id, { id, name, programIds, emailIds });
     this.eventCreatedAt.set(id, Date.now());
     return id;
   }
 
   addField(name: string, type: EmarsysField['application_type']): number {
-    if (!FIELD_TYPES.includes(type)) throw new Error(`Invalid field type '${type}'; use one of ${FIELD_TYPES.join(', ')}.`);
-    if (this.fields.some(field => field.name === name)) throw new Error(`A field named '${name}' already exists.`);
+    if (!FIELD_TYPES.includes(type)) {
+      throw new Error(`Invalid field type '${type}'; use one of ${FIELD_TYPES.join(', ')}.`);
+    }
+    if (this.fields.some(field => field.name === name)) {
+      throw new Error(`A field named '${name}' already exists.`);
+    }
     while (this.fields.some(field => field.id === this.nextFieldId)) this.nextFieldId++;
     const id = this.nextFieldId++;
     this.fields.push({ id, name, application_type: type, string_id: stringId(name) });
@@ -439,7 +474,9 @@ class EmarsysServer implements EmarsysSandbox {
     });
   }
 
-  private sendEnvelope(ctx: RequestContext, status: number, replyCode: number, replyText: string, data: unknown): void {
+  private sendEnvelope(
+    ctx: RequestContext, status: number, replyCode: number, replyText: string, data: unknown,
+  ): void {
     ctx.code = replyCode;
     if (ctx.res.destroyed || ctx.res.headersSent) return;
     sendJson(ctx.res, status, { replyCode, replyText, data });
@@ -460,7 +497,7 @@ class EmarsysServer implements EmarsysSandbox {
   }
 
   private async handleApi(ctx: RequestContext, version: string): Promise<void> {
-    const resourcePath = ctx.path.slice('/api/v2/'.length).replace(/\/+$/, '');
+    const resourcePath = ctx.path.replace(/^\/api\/v[23]\//, '').replace(/\/+$/, '');
     const matched = this.matchRoute(ctx, resourcePath);
     if (matched) ctx.operation = matched.route.operation;
     const body = await this.readApiBody(ctx, matched?.route);
@@ -476,17 +513,20 @@ class EmarsysServer implements EmarsysSandbox {
     matched.route.handle(ctx, matched.params, body);
   }
 
-  private matchRoute(ctx: RequestContext, resourcePath: string): { route: Route; params: string[] } | undefined {
+  private matchRoute(ctx: RequestContext, resourcePath: string): RouteMatch | undefined {
     for (const route of this.routes) {
       if (route.method !== ctx.req.method) continue;
       const match = route.pattern.exec(resourcePath);
-      if (match) return { route, params: match.slice(1).map(param => decodeURIComponent(param ?? '')) };
+      if (match) return { route, params: match.slice(1).map(param => decodePathSegment(param ?? '')) };
     }
     return undefined;
   }
 
-  /** Reads the body up to the route's limit; returns undefined when the client went away. */
-  private async readApiBody(ctx: RequestContext, route: Route | undefined): Promise<Buffer | 'tooLarge' | undefined> {
+  /**
+   * Reads the body up to the route's limit. Returns undefined when the client disconnected, which the
+   * call log records with status 0.
+   */
+  private async readApiBody(ctx: RequestContext, route: Route | undefined): Promise<ApiBody | undefined> {
     const limit = route ? route.bodyLimit(ctx) : OTHER_BODY_LIMIT;
     try {
       return await readBody(ctx.req, limit);
@@ -501,7 +541,7 @@ class EmarsysServer implements EmarsysSandbox {
     if (ctx.operation === 'trigger') {
       return new ApiError(400, 5008, 'Event data size above limit for interactions program triggering.');
     }
-    // NOTE: Emarsys documents no reply code for an oversized contact request; 1001 is a stand-in choice.
+    // Emarsys documents no reply code for an oversized contact request, so 1001 is the stand-in's choice.
     return new ApiError(400, 1001, 'Request body is larger than the limit for this endpoint.');
   }
 
@@ -521,7 +561,10 @@ class EmarsysServer implements EmarsysSandbox {
         method: 'POST', pattern: /^contact\/getdata$/, operation: 'contactGetData',
         bodyLimit: () => CONTACT_BODY_LIMIT, handle: (ctx, _params, body) => this.getContactData(ctx, body),
       },
-      { method: 'GET', pattern: /^event$/, operation: 'eventList', bodyLimit: smallBody, handle: ctx => this.listEvents(ctx) },
+      {
+        method: 'GET', pattern: /^event$/, operation: 'eventList',
+        bodyLimit: smallBody, handle: ctx => this.listEvents(ctx),
+      },
       {
         method: 'GET', pattern: /^event\/([^/]+)$/, operation: 'eventGet',
         bodyLimit: smallBody, handle: (ctx, [id]) => this.getEvent(ctx, id),
@@ -539,7 +582,7 @@ class EmarsysServer implements EmarsysSandbox {
 
   // ---------------------------------------------------------------- authentication, rate limit, faults
 
-  /** Checks the X-WSSE (or WSSE) header; returns the rate-limit identity or answers 401. */
+  /** Checks the X-WSSE (or WSSE) header and returns the rate-limit identity, or sends 401. */
   private authenticateWsse(ctx: RequestContext): string | undefined {
     const header = ctx.req.headers['x-wsse'] ?? ctx.req.headers['wsse'];
     const failure = typeof header === 'string' ? this.checkWsse(header) : 'WSSE header is missing';
@@ -550,7 +593,7 @@ class EmarsysServer implements EmarsysSandbox {
 
   /**
    * Returns why a WSSE header is rejected, or undefined when it is valid. Only the time-frame text is
-   * known from the real service; the other texts are the stand-in's own.
+   * known from the real service, and the other texts are the stand-in's own.
    */
   private checkWsse(header: string): string | undefined {
     const params = parseWsseHeader(header);
@@ -562,12 +605,13 @@ class EmarsysServer implements EmarsysSandbox {
     const createdMs = parseWsseCreated(created);
     if (Number.isNaN(createdMs)) return 'Created is not an ISO 8601 time';
     if (Math.abs(createdMs - this.serverNow()) > WSSE_WINDOW_MS) return 'Time frame is invalid';
-    if (!safeEqual(digest, wsseDigest(nonce, created, this.settings.apiSecret))) return 'PasswordDigest is invalid';
+    const expected = wsseDigest(nonce, created, this.settings.apiSecret);
+    if (!safeEqual(digest, expected)) return 'PasswordDigest is invalid';
     if (!this.rememberNonce(nonce)) return 'Nonce was already used';
     return undefined;
   }
 
-  /** Records a nonce for 10 minutes; returns false when it was seen within that time. */
+  /** Records a nonce for 10 minutes. Returns false when it was already seen within that time. */
   private rememberNonce(nonce: string): boolean {
     const now = Date.now();
     for (const [seen, at] of this.seenNonces) {
@@ -579,17 +623,22 @@ class EmarsysServer implements EmarsysSandbox {
     return true;
   }
 
-  /** Checks `Authorization: Bearer <token>`; returns the rate-limit identity or answers 401. */
+  /** Checks `Authorization: Bearer <token>` and returns the rate-limit identity, or sends 401. */
   private authenticateBearer(ctx: RequestContext): string | undefined {
     const token = /^Bearer\s+(\S+)$/i.exec(ctx.req.headers.authorization ?? '')?.[1];
     const grant = token === undefined ? undefined : this.tokens.get(token);
     if (grant && grant.expiresAt > Date.now()) return `client:${grant.clientId}`;
-    const reason = !token ? 'Bearer token is missing' : grant ? 'Access token has expired' : 'Access token is invalid';
+    let reason = 'Access token is invalid';
+    if (!token) reason = 'Bearer token is missing';
+    else if (grant) reason = 'Access token has expired';
     this.sendEnvelope(ctx, 401, 1, `Unauthorized ${reason}`, '');
     return undefined;
   }
 
-  /** Takes one request from the identity's window, sets the rate-limit headers and answers 429 past the limit. */
+  /**
+   * Takes one request from the identity's window, sets the rate-limit headers and sends 429 past it.
+   * Requests that fail authentication have no identity, so their replies carry no rate-limit headers.
+   */
   private takeRateLimit(ctx: RequestContext, identity: string): boolean {
     const key = this.settings.rateLimitScope === 'endpoint' ? `${identity} ${ctx.operation}` : identity;
     const decision = this.window.take(key);
@@ -597,16 +646,16 @@ class EmarsysServer implements EmarsysSandbox {
     ctx.res.setHeader('X-Ratelimit-Remaining', String(decision.remaining));
     ctx.res.setHeader('X-RateLimit-Reset', String(decision.resetEpochSeconds));
     if (decision.allowed) return true;
-    this.sendEnvelope(ctx, 429, 7003, 'Too many requests for this account and resource within the last minute.', '');
+    this.sendEnvelope(ctx, 429, 7003, TOO_MANY_REQUESTS, '');
     return false;
   }
 
-  /** Applies injected latency and stalls; answers an injected 5xx or 429 and returns true when one is drawn. */
+  /** Applies latency and stalls, then sends an injected 5xx or 429 and returns true if one is drawn. */
   private async injectFault(ctx: RequestContext): Promise<boolean> {
     const decision = await applyFaults(this.faults);
     if (decision === 'none') return false;
     if (decision === 'error429') {
-      this.sendEnvelope(ctx, 429, 7003, 'Too many requests for this account and resource within the last minute.', '');
+      this.sendEnvelope(ctx, 429, 7003, TOO_MANY_REQUESTS, '');
     } else if (Math.random() < this.settings.plain503Fraction) {
       this.sendPlain503(ctx);
     } else {
@@ -615,11 +664,14 @@ class EmarsysServer implements EmarsysSandbox {
     return true;
   }
 
-  /** Emarsys answers an overloaded resource with 503 and a body that is not an envelope. */
+  /** Sends 503 with a plain-text body, as Emarsys does for an overloaded resource. */
   private sendPlain503(ctx: RequestContext): void {
     if (ctx.res.destroyed) return;
     const text = 'The system is overloaded for this resource.';
-    ctx.res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    ctx.res.writeHead(503, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
     ctx.res.end(text);
   }
 
@@ -641,12 +693,14 @@ class EmarsysServer implements EmarsysSandbox {
       return this.sendOAuthError(ctx, 401, 'invalid_client', 'Client authentication with HTTP Basic failed.');
     }
     if (!/^application\/x-www-form-urlencoded\b/i.test(ctx.req.headers['content-type'] ?? '')) {
-      return this.sendOAuthError(ctx, 400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded.');
+      const description = 'Content-Type must be application/x-www-form-urlencoded.';
+      return this.sendOAuthError(ctx, 400, 'invalid_request', description);
     }
     const grantType = new URLSearchParams(body.toString('utf8')).get('grant_type');
     if (!grantType) return this.sendOAuthError(ctx, 400, 'invalid_request', 'grant_type is missing.');
     if (grantType !== 'client_credentials') {
-      return this.sendOAuthError(ctx, 400, 'unsupported_grant_type', `Grant type '${grantType}' is not supported.`);
+      const description = `Grant type '${grantType}' is not supported; use client_credentials.`;
+      return this.sendOAuthError(ctx, 400, 'unsupported_grant_type', description);
     }
     this.issueToken(ctx, client.id);
   }
@@ -667,18 +721,21 @@ class EmarsysServer implements EmarsysSandbox {
 
   private sendOAuthError(ctx: RequestContext, status: number, error: string, description: string): void {
     ctx.code = error;
-    const headers: http.OutgoingHttpHeaders = status === 401 ? { 'www-authenticate': 'Basic realm="oauth2"' } : {};
+    const headers: http.OutgoingHttpHeaders = {};
+    if (status === 401) headers['www-authenticate'] = 'Basic realm="oauth2"';
     sendJson(ctx.res, status, { error, error_description: description }, headers);
   }
 
   // ---------------------------------------------------------------- JSON bodies and lookups
 
-  /** Decodes a JSON request body; raises 1010 when it is not JSON or not sent as application/json. */
+  /** Decodes a JSON request body. Raises 1010 when it is not JSON or not sent as application/json. */
   private parseJson(ctx: RequestContext, body: Buffer): unknown {
     const contentType = ctx.req.headers['content-type'] ?? '';
-    // NOTE: Emarsys asks for Content-Type application/json; whether it rejects other types is not documented.
+    // Emarsys documents Content-Type application/json for bodies but not whether it rejects other types.
+    // The stand-in rejects them so that clients always send the header.
     if (!/^application\/json\b/i.test(contentType)) {
-      throw new ApiError(400, 1010, `Invalid request payload. Content-Type must be application/json, got '${contentType}'.`);
+      const detail = `Content-Type must be application/json, got '${contentType}'.`;
+      throw new ApiError(400, 1010, `Invalid request payload. ${detail}`);
     }
     try {
       return JSON.parse(body.toString('utf8'));
@@ -689,7 +746,7 @@ class EmarsysServer implements EmarsysSandbox {
 
   private parseJsonObject(ctx: RequestContext, body: Buffer): Record<string, unknown> {
     const parsed = this.parseJson(ctx, body);
-    if (!isPlainObject(parsed)) throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: body must be a JSON object.');
+    if (!isPlainObject(parsed)) throw invalidParameter('body must be a JSON object');
     return parsed;
   }
 
@@ -697,9 +754,9 @@ class EmarsysServer implements EmarsysSandbox {
     return new Map(this.fields.map(field => [String(field.id), field]));
   }
 
-  /** Validates key_id (a field id, 'id' or 'uid') and returns it as a string; raises 2004 otherwise. */
+  /** Validates key_id (a field id, 'id' or 'uid') and returns it as a string. Raises 2004 otherwise. */
   private resolveKeyId(raw: unknown, parameter: string): string {
-    if (raw === undefined) throw new ApiError(400, 1001, `One or more parameters are invalid or missing: ${parameter}.`);
+    if (raw === undefined) throw invalidParameter(`${parameter} is missing`);
     const keyId = typeof raw === 'number' || typeof raw === 'string' ? String(raw) : '';
     if (keyId === 'id' || keyId === 'uid' || this.fieldsById().has(keyId)) return keyId;
     throw new ApiError(400, 2004, `Invalid key field id: ${String(raw)}`);
@@ -724,8 +781,12 @@ class EmarsysServer implements EmarsysSandbox {
   }
 
   private lookupError(keyId: string, value: string, matches: EmarsysContact[]): ItemError | undefined {
-    if (matches.length === 0) return { code: 2008, text: `No contact found with the external id: ${keyId} - ${value}` };
-    if (matches.length > 1) return { code: 2010, text: `More contacts found with the external id: ${keyId} - ${value}` };
+    if (matches.length === 0) {
+      return new ItemError(2008, `No contact found with the external id: ${keyId} - ${value}`);
+    }
+    if (matches.length > 1) {
+      return new ItemError(2010, `More contacts found with the external id: ${keyId} - ${value}`);
+    }
     return undefined;
   }
 
@@ -753,15 +814,15 @@ class EmarsysServer implements EmarsysSandbox {
 
   private parseBatchItems(body: Record<string, unknown>): TriggerItem[] {
     if (body.external_id !== undefined) {
-      throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: send external_id or contacts, not both.');
+      throw invalidParameter('send external_id or contacts, not both');
     }
     if (!Array.isArray(body.contacts)) {
-      throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: contacts must be an array.');
+      throw invalidParameter('contacts must be an array');
     }
     this.checkBatchSize(body.contacts.length);
     return body.contacts.map(contact => {
       if (!isPlainObject(contact)) {
-        throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: each contact must be an object.');
+        throw invalidParameter('each contact must be an object');
       }
       return this.parseTriggerItem(contact, true);
     });
@@ -769,23 +830,26 @@ class EmarsysServer implements EmarsysSandbox {
 
   /**
    * Validates one trigger object. A bad event_time or data rejects the whole request, because Emarsys then
-   * triggers nothing. A missing external_id rejects a single trigger; in a batch it becomes a per-contact 2005.
+   * triggers nothing. A missing external_id rejects a single trigger but is a per-contact 2005 in a batch.
    */
   private parseTriggerItem(raw: Record<string, unknown>, inBatch: boolean): TriggerItem {
     const externalId = keyValueOf(raw.external_id);
-    if (externalId === undefined && !inBatch) throw new ApiError(400, 2005, 'No value provided for key field: external_id');
-    if (raw.data !== undefined && !isPlainObject(raw.data)) throw new ApiError(400, 5011, 'Event data is not an object.');
+    if (externalId === undefined && !inBatch) {
+      throw new ApiError(400, 2005, 'No value provided for key field: external_id');
+    }
+    if (raw.data !== undefined && !isPlainObject(raw.data)) {
+      throw new ApiError(400, 5011, 'Event data is not an object.');
+    }
     if (raw.event_time !== undefined && !isValidEventTime(raw.event_time)) {
       throw new ApiError(400, 5010, 'Invalid event time format.');
     }
     if (raw.trigger_id !== undefined && (typeof raw.trigger_id !== 'string' || raw.trigger_id === '')) {
-      throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: trigger_id must be a non-empty string.');
+      throw invalidParameter('trigger_id must be a non-empty string');
     }
     return {
       externalId: externalId ?? '',
       data: raw.data as Record<string, unknown> | undefined,
       triggerId: raw.trigger_id as string | undefined,
-      eventTime: raw.event_time as string | undefined,
     };
   }
 
@@ -807,14 +871,14 @@ class EmarsysServer implements EmarsysSandbox {
   private triggerBatch(ctx: RequestContext, eventId: string, keyId: string, items: TriggerItem[]): void {
     const found = this.findContacts(keyId, items.map(item => item.externalId).filter(id => id !== ''));
     const ids: string[] = [];
-    const errors: Array<{ key: string } & ItemError> = [];
+    const errors: Array<{ key: string; error: ItemError }> = [];
     for (const item of items) {
       const matches = found.get(item.externalId) ?? [];
       const error = item.externalId === ''
-        ? { code: 2005, text: `No value provided for key field: ${keyId}` }
+        ? new ItemError(2005, `No value provided for key field: ${keyId}`)
         : this.lookupError(keyId, item.externalId, matches);
       if (error) {
-        errors.push({ key: item.externalId, ...error });
+        errors.push({ key: item.externalId, error });
         continue;
       }
       this.deliverTrigger(eventId, keyId, matches[0], item);
@@ -823,19 +887,19 @@ class EmarsysServer implements EmarsysSandbox {
     this.sendOk(ctx, { ids, errors: this.formatTriggerErrors(errors) });
   }
 
-  private formatTriggerErrors(errors: Array<{ key: string } & ItemError>): unknown {
+  private formatTriggerErrors(errors: Array<{ key: string; error: ItemError }>): unknown {
     if (this.settings.triggerErrorsShape === 'list') {
-      return errors.map(({ key, code, text }) => ({ key, errorCode: String(code), errorMsg: text }));
+      return errors.map(({ key, error }) => ({ key, errorCode: String(error.code), errorMsg: error.text }));
     }
     const byKey: Record<string, Record<string, string>> = {};
-    for (const { key, code, text } of errors) byKey[key] = { ...byKey[key], [code]: text };
+    for (const { key, error } of errors) byKey[key] = { ...byKey[key], [error.code]: error.text };
     return byKey;
   }
 
   /**
-   * Counts the trigger_id and mails the contact on its first receipt. Emarsys processes a trigger_id only once,
-   * so later receipts are accepted without a mail. Every trigger without trigger_id mails, and the stand-in mails
-   * whether or not a program uses the event.
+   * Counts the trigger_id and mails the contact on its first receipt. Emarsys processes a trigger_id only
+   * once, so later receipts are accepted without a mail. Every trigger without trigger_id mails, and the
+   * stand-in mails whether or not a program uses the event.
    */
   private deliverTrigger(eventId: string, keyId: string, contact: EmarsysContact, item: TriggerItem): void {
     if (item.triggerId !== undefined) {
@@ -844,7 +908,12 @@ class EmarsysServer implements EmarsysSandbox {
       if (receipts > 1) return;
     }
     const mail: MailRecord = {
-      eventId, contactId: contact.id, externalId: item.externalId, keyId, data: item.data ?? {}, at: Date.now(),
+      eventId,
+      contactId: contact.id,
+      externalId: item.externalId,
+      keyId,
+      data: item.data ?? {},
+      at: Date.now(),
     };
     if (item.triggerId !== undefined) mail.triggerId = item.triggerId;
     this.mails.push(mail);
@@ -862,23 +931,29 @@ class EmarsysServer implements EmarsysSandbox {
     const create = this.wantsCreate(ctx);
     if (create) this.createIfNotExistsCalls++;
     const body = this.parseJsonObject(ctx, raw);
-    // Emarsys identifies contacts by email (field 3) when key_id is left out.
+    // The Emarsys reference lists key_id as optional without naming a default, so the stand-in uses email.
     const keyId = this.resolveKeyId(body.key_id ?? '3', 'key_id');
     const rows = this.contactRows(body);
     ctx.items = rows.length;
     this.checkBatchSize(rows.length);
     this.checkFieldIds(rows, keyId);
 
-    const keyValues = rows.map(row => keyValueOf(row[keyId])).filter((value): value is string => value !== undefined);
-    const found = this.findContacts(keyId, keyValues);
+    const keyValues = rows.map(row => keyValueOf(row[keyId]));
+    const found = this.findContacts(keyId, keyValues.filter((value): value is string => value !== undefined));
     const ids: Array<string | number> = [];
     const errors: Record<string, Record<string, string>> = {};
-    for (const row of rows) {
-      const keyValue = keyValueOf(row[keyId]);
+    rows.forEach((row, index) => {
+      const keyValue = keyValues[index];
       const outcome = this.applyContactRow(keyId, keyValue, row, found.get(keyValue ?? '') ?? [], create);
-      if ('id' in outcome) ids.push(outcome.id);
-      else errors[keyValue ?? ''] = { ...errors[keyValue ?? ''], [outcome.code]: outcome.text };
-    }
+      if (outcome instanceof ItemError) {
+        const key = keyValue ?? '';
+        errors[key] = { ...errors[key], [outcome.code]: outcome.text };
+      } else {
+        ids.push(outcome.id);
+        // A later row with the same key in this batch updates the contact that was just created.
+        if (typeof outcome.id === 'number') found.set(keyValue!, [this.contacts.get(String(outcome.id))!]);
+      }
+    });
     this.sendOk(ctx, { ids, errors });
   }
 
@@ -889,11 +964,11 @@ class EmarsysServer implements EmarsysSandbox {
       return [flat];
     }
     if (!Array.isArray(body.contacts)) {
-      throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: contacts must be an array.');
+      throw invalidParameter('contacts must be an array');
     }
     for (const row of body.contacts) {
       if (!isPlainObject(row)) {
-        throw new ApiError(400, 1001, 'One or more parameters are invalid or missing: each contact must be an object.');
+        throw invalidParameter('each contact must be an object');
       }
     }
     return body.contacts as Record<string, unknown>[];
@@ -904,7 +979,8 @@ class EmarsysServer implements EmarsysSandbox {
     const known = this.fieldsById();
     for (const row of rows) {
       for (const fieldId of Object.keys(row)) {
-        if (fieldId !== keyId && !known.has(fieldId)) throw new ApiError(400, 2006, `Invalid field id: ${fieldId}`);
+        if (fieldId === keyId || known.has(fieldId)) continue;
+        throw new ApiError(400, 2006, `Invalid field id: ${fieldId}`);
       }
     }
   }
@@ -917,29 +993,33 @@ class EmarsysServer implements EmarsysSandbox {
     keyId: string, keyValue: string | undefined, row: Record<string, unknown>, matches: EmarsysContact[],
     create: boolean,
   ): { id: string | number } | ItemError {
-    if (keyValue === undefined) return { code: 2005, text: `No value provided for key field: ${keyId}` };
+    if (keyValue === undefined) return new ItemError(2005, `No value provided for key field: ${keyId}`);
     const values = this.normalizeFieldValues(row, keyId);
-    if ('code' in values) return values;
+    if (values instanceof ItemError) return values;
     if (matches.length > 1) return this.lookupError(keyId, keyValue, matches)!;
     if (matches.length === 1) {
       this.writeFields(matches[0], values);
       return { id: matches[0].id };
     }
     if (!create) return this.lookupError(keyId, keyValue, matches)!;
-    if (keyId === 'id' || keyId === 'uid') return { code: 2004, text: 'Cannot use internal ID as key on contact creation.' };
+    if (keyId === 'id' || keyId === 'uid') {
+      return new ItemError(2004, 'Cannot use internal ID as key on contact creation.');
+    }
     const contact = this.createContact({ ...values, [keyId]: keyValue });
     this.contactUpdates.push({ contactId: contact.id, fields: { ...contact.fields }, at: Date.now() });
     return { id: Number(contact.id) };
   }
 
   /** Converts the non-key values of a contact row to stored strings, or returns the first 2007 error. */
-  private normalizeFieldValues(row: Record<string, unknown>, keyId: string): Record<string, string | null> | ItemError {
+  private normalizeFieldValues(
+    row: Record<string, unknown>, keyId: string,
+  ): Record<string, string | null> | ItemError {
     const known = this.fieldsById();
     const values: Record<string, string | null> = {};
     for (const [fieldId, raw] of Object.entries(row)) {
       if (fieldId === keyId) continue;
       const value = this.normalizeFieldValue(known.get(fieldId)!, raw);
-      if (typeof value === 'object' && value !== null) return value;
+      if (value instanceof ItemError) return value;
       values[fieldId] = value;
     }
     return values;
@@ -952,7 +1032,7 @@ class EmarsysServer implements EmarsysSandbox {
       return this.checkTypedValue(field, String(raw));
     }
     if (typeof raw !== 'string') {
-      return { code: 2007, text: `Invalid data format for field ID: ${fieldId}. Scalar expected.` };
+      return new ItemError(2007, `Invalid data format for field ID: ${fieldId}. Scalar expected.`);
     }
     return this.checkTypedValue(field, raw);
   }
@@ -960,15 +1040,16 @@ class EmarsysServer implements EmarsysSandbox {
   private checkTypedValue(field: EmarsysField, value: string): string | null | ItemError {
     const fieldId = String(field.id);
     if (fieldId === OPT_IN_FIELD_ID && !OPT_IN_CHOICES.has(value)) {
-      return { code: 2007, text: `Invalid choice id for field id: ${fieldId}` };
+      return new ItemError(2007, `Invalid choice id for field id: ${fieldId}`);
     }
-    // NOTE: how Emarsys stores an empty numeric or date value is not documented; the stand-in clears the field.
-    if ((field.application_type === 'numeric' || field.application_type === 'date') && value === '') return null;
-    if (field.application_type === 'numeric' && !NUMERIC_PATTERN.test(value)) {
-      return { code: 2007, text: `Invalid value for field id: ${fieldId}. A number is expected, got '${value}'.` };
+    const type = field.application_type;
+    // Emarsys does not document how it stores an empty numeric or date value, so the stand-in clears it.
+    if ((type === 'numeric' || type === 'date') && value === '') return null;
+    if (type === 'numeric' && !NUMERIC_PATTERN.test(value)) {
+      return new ItemError(2007, `Invalid value for field id: ${fieldId}: '${value}' is not a number.`);
     }
-    if (field.application_type === 'date' && !isValidDate(value)) {
-      return { code: 2007, text: `Invalid date format for field id: ${fieldId}` };
+    if (type === 'date' && !isValidDate(value)) {
+      return new ItemError(2007, `Invalid date format for field id: ${fieldId}`);
     }
     return value;
   }
@@ -993,8 +1074,8 @@ class EmarsysServer implements EmarsysSandbox {
   // ---------------------------------------------------------------- contact getdata
 
   /**
-   * Answers POST contact/getdata. Parameter errors use replyCode 10001 as in the Emarsys v2 reference
-   * "Querying Contact Data"; keyId defaults to the internal id there.
+   * Returns field values for POST contact/getdata. As in the Emarsys v2 reference "Querying Contact Data",
+   * parameter errors use replyCode 10001 and keyId defaults to the internal id.
    */
   private getContactData(ctx: RequestContext, raw: Buffer): void {
     const body = this.parseJsonObject(ctx, raw);
@@ -1008,7 +1089,8 @@ class EmarsysServer implements EmarsysSandbox {
     for (const value of keyValues) {
       const matches = found.get(value) ?? [];
       if (matches.length === 0) {
-        errors.push({ key: value, errorCode: '2008', errorMsg: `No contact found with the external id: ${keyId}` });
+        const errorMsg = `No contact found with the external id: ${keyId}`;
+        errors.push({ key: value, errorCode: '2008', errorMsg });
       }
       for (const contact of matches) result.push(this.contactData(contact, fieldIds));
     }
@@ -1022,10 +1104,10 @@ class EmarsysServer implements EmarsysSandbox {
     if (raw.length > this.settings.maxBatch) {
       throw new ApiError(400, 10001, `Max. number of contacts: ${this.settings.maxBatch}`);
     }
-    return raw.map(value => {
+    return raw.map((value): string => {
       const text = keyValueOf(value);
-      if (text === undefined) throw new ApiError(400, 10001, 'keyValues must contain only strings or numbers');
-      return text;
+      if (text !== undefined) return text;
+      throw new ApiError(400, 10001, 'keyValues must contain non-empty strings or numbers');
     });
   }
 
@@ -1058,7 +1140,8 @@ class EmarsysServer implements EmarsysSandbox {
   }
 
   private eventSummary(event: { id: string; name: string }) {
-    return { id: event.id, name: event.name, created: formatEmarsysTime(this.eventCreatedAt.get(event.id) ?? 0) };
+    const created = formatEmarsysTime(this.eventCreatedAt.get(event.id) ?? 0);
+    return { id: event.id, name: event.name, created };
   }
 
   private listEvents(ctx: RequestContext): void {
@@ -1071,21 +1154,29 @@ class EmarsysServer implements EmarsysSandbox {
 
   private getEventUsages(ctx: RequestContext, id: string): void {
     const event = this.requireEvent(id);
-    this.sendOk(ctx, { program_ids: [...event.programIds], email_ids: [...event.emailIds], interactions_program_ids: [] });
+    this.sendOk(ctx, {
+      program_ids: [...event.programIds],
+      email_ids: [...event.emailIds],
+      interactions_program_ids: [],
+    });
   }
 
   private listFields(ctx: RequestContext, language: string | undefined): void {
-    if (language && !/^[a-z]{2}(?:-[a-z]{2})?$/i.test(language)) throw new ApiError(400, 1002, 'Invalid language code');
-    this.sendOk(ctx, this.fields.map(({ id, name, application_type, string_id }) => ({ id, name, application_type, string_id })));
+    if (language && !LANGUAGE_PATTERN.test(language)) throw new ApiError(400, 1002, 'Invalid language code');
+    const list = this.fields.map(({ id, name, application_type, string_id }) =>
+      ({ id, name, application_type, string_id }));
+    this.sendOk(ctx, list);
   }
 
   // ---------------------------------------------------------------- admin endpoints
 
-  /** Serves /__sandbox/*: call log, state counts, mails, faults and contact seeding, without authentication. */
+  /** Serves /__sandbox/* without authentication: call log, state, mails, faults and contact seeding. */
   private async handleAdmin(ctx: RequestContext): Promise<void> {
     const route = `${ctx.req.method} ${ctx.path.replace(/\/+$/, '')}`;
     const body = await readBody(ctx.req, ADMIN_BODY_LIMIT).catch(() => undefined);
-    if (body === undefined) return sendJson(ctx.res, 400, { error: 'The request body could not be read.' });
+    if (body === undefined) {
+      return sendJson(ctx.res, 400, { error: 'The request body is larger than 16 MB or could not be read.' });
+    }
     try {
       switch (route) {
         case 'GET /__sandbox/calls': return sendJson(ctx.res, 200, this.calls.entries);
@@ -1096,7 +1187,9 @@ class EmarsysServer implements EmarsysSandbox {
         default: return sendJson(ctx.res, 404, { error: `Not found: ${route}` });
       }
     } catch (error) {
-      sendJson(ctx.res, 400, { error: error instanceof Error ? error.message : String(error) });
+      const message = error instanceof Error ? error.message : String(error);
+      console.warn(`Emarsys sandbox: ${route} rejected: ${message}`);
+      sendJson(ctx.res, 400, { error: message });
     }
   }
 
@@ -1115,8 +1208,12 @@ class EmarsysServer implements EmarsysSandbox {
     const parsed: unknown = JSON.parse(body.toString('utf8') || '{}');
     if (!isPlainObject(parsed)) throw new Error('The faults body must be a JSON object.');
     for (const [name, value] of Object.entries(parsed)) {
-      if (!(name in NO_FAULTS)) throw new Error(`Unknown fault '${name}'; use ${Object.keys(NO_FAULTS).join(', ')}.`);
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`Fault '${name}' must be a number.`);
+      if (!(name in NO_FAULTS)) {
+        throw new Error(`Unknown fault '${name}'; use ${Object.keys(NO_FAULTS).join(', ')}.`);
+      }
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new Error(`Fault '${name}' must be a number, got ${JSON.stringify(value)}.`);
+      }
     }
     this.setFaults(parsed as Partial<Faults>);
     return this.faults;
@@ -1148,14 +1245,15 @@ async function runCli(): Promise<void> {
   const portText = process.argv[2] ?? process.env.EMARSYS_SANDBOX_PORT ?? '0';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`Invalid port '${portText}'. Usage: tsx sandbox/emarsys.ts [port], where 0 picks a free port.`);
+    console.error(`Invalid port '${portText}'. Usage: tsx sandbox/emarsys.ts [port] (0 picks a free port).`);
     process.exit(2);
   }
   const sandbox = await startEmarsysSandbox({ port });
+  const { apiUser, apiSecret, clientId, clientSecret } = DEFAULT_SETTINGS;
   console.log(`Emarsys sandbox listening on ${sandbox.url}`);
-  console.log(`  API v2 (WSSE):   ${sandbox.apiV2Url}  user ${DEFAULT_SETTINGS.apiUser}, secret ${DEFAULT_SETTINGS.apiSecret}`);
+  console.log(`  API v2 (WSSE):   ${sandbox.apiV2Url}  user ${apiUser}, secret ${apiSecret}`);
   console.log(`  API v3 (Bearer): ${sandbox.apiV3Url}`);
-  console.log(`  OAuth token:     ${sandbox.tokenUrl}  client ${DEFAULT_SETTINGS.clientId}, secret ${DEFAULT_SETTINGS.clientSecret}`);
+  console.log(`  OAuth token:     ${sandbox.tokenUrl}  client ${clientId}, secret ${clientSecret}`);
   console.log(`  Admin:           ${sandbox.url}/__sandbox/state`);
   const stop = () => void sandbox.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

@@ -44,9 +44,13 @@ export default class InboundService extends cds.ApplicationService {
       try {
         const problem = bodyProblemOf(req.http?.req as any);
         if (problem) throw new InputError(problem.status, problem.code, problem.message, problem.target);
-        const receipt = await ingestScore((req.data as any).body, started);
-        req.http?.res?.status(receipt.httpStatus);
-        return receipt.body;
+        const outcome = await ingestScore((req.data as any).body, started);
+        if (outcome.httpStatus >= 400) {
+          const error = outcome.body.error as { code: string; message: string; target?: string };
+          return req.reject({ status: outcome.httpStatus, ...error });
+        }
+        req.http?.res?.status(outcome.httpStatus);
+        return outcome.body;
       } catch (error) {
         if (error instanceof InputError) return rejectInput(req, 'qualtrics', error, started);
         throw error;

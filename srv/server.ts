@@ -1,6 +1,10 @@
 /** Server bootstrap: raw JSON bodies for the inbound actions, then the background workers once served. */
 import cds from '@sap/cds';
+import { setGlobalLogLevel } from '@sap-cloud-sdk/util';
 import { inboundBodyParser } from './inbound/body-parser';
+
+// The Cloud SDK logs every destination lookup at info level; its warnings and errors still show.
+setGlobalLogLevel('warn');
 
 cds.on('bootstrap', app => {
   app.use('/inbound', inboundBodyParser());

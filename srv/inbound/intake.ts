@@ -6,6 +6,7 @@
 import cds from '@sap/cds';
 import { bridgeConfig } from '../lib/config';
 import { newRoundTrip } from '../upstream/round-trips';
+import { writeScores, type ScoreRequest } from './scores';
 
 const LOG = cds.log('intake');
 
@@ -52,8 +53,9 @@ interface Job {
 }
 
 /** What one group transaction collects before it writes. */
-class GroupWork {
+export class GroupWork {
   readonly invitationRequests: Array<{ request: InvitationRequest; done: (receipt: InvitationReceipt) => void }> = [];
+  readonly scoreRequests: ScoreRequest[] = [];
   readonly roundTrips: Record<string, unknown>[] = [];
   readonly extra: Array<() => Promise<void>> = [];
 }
@@ -94,14 +96,10 @@ class GroupCommitter {
     // second try reads that row and reuses it.
     for (let attempt = 1; ; attempt++) {
       const group = new GroupWork();
-      const results: unknown[] = new Array(jobs.length);
       try {
-        jobs.forEach((job, index) => {
-          job.work(group);
-          results[index] = undefined;
-        });
-        const receipts = await cds.tx(() => writeGroup(group));
-        jobs.forEach((job, index) => job.resolve(receipts.get(index) ?? results[index]));
+        for (const job of jobs) job.work(group);
+        await cds.tx(() => writeGroup(group));
+        for (const job of jobs) job.resolve(undefined);
         return;
       } catch (error: any) {
         if (attempt < 3 && /UNIQUE|unique constraint/i.test(String(error?.message))) {
@@ -116,9 +114,16 @@ class GroupCommitter {
   }
 }
 
-/** Reads the latest cycle per contact, creates new invitations where needed and writes all round trips. */
-async function writeGroup(group: GroupWork): Promise<Map<number, unknown>> {
-  const receipts = new Map<number, unknown>();
+/** Writes one group: invitations, scores, extra writes and all round trips. */
+async function writeGroup(group: GroupWork): Promise<void> {
+  if (group.invitationRequests.length) await writeInvitations(group);
+  if (group.scoreRequests.length) await writeScores(group.scoreRequests, group.roundTrips);
+  for (const write of group.extra) await write();
+  if (group.roundTrips.length) await INSERT.into(ROUND_TRIPS).entries(group.roundTrips);
+}
+
+/** Reads the latest cycle per contact and creates new invitations where no current one exists. */
+async function writeInvitations(group: GroupWork): Promise<void> {
   const now = Date.now();
   const nowIso = new Date(now).toISOString();
   const { linkExpiryMarginMs } = bridgeConfig().invitations;
@@ -173,21 +178,20 @@ async function writeGroup(group: GroupWork): Promise<Map<number, unknown>> {
     done(receipt);
   }
   if (inserts.length) await INSERT.into(INVITATIONS).entries(inserts);
-  for (const write of group.extra) await write();
-  if (group.roundTrips.length) await INSERT.into(ROUND_TRIPS).entries(group.roundTrips);
-  return receipts;
 }
 
 const committer = new GroupCommitter();
 
 /** Stores the invitation (or finds the current one) together with the inbound round trip. */
-export function acceptInvitation(request: InvitationRequest): Promise<InvitationReceipt> {
-  return new Promise<InvitationReceipt>((resolve, reject) => {
-    let receipt: InvitationReceipt | undefined;
-    committer
-      .submit<void>(group => group.invitationRequests.push({ request, done: value => (receipt = value) }))
-      .then(() => resolve(receipt!), reject);
-  });
+export async function acceptInvitation(request: InvitationRequest): Promise<InvitationReceipt> {
+  let receipt: InvitationReceipt | undefined;
+  await committer.submit<void>(group => group.invitationRequests.push({ request, done: value => (receipt = value) }));
+  return receipt!;
+}
+
+/** Stores a score answer with its round trip; `request.done` receives the outcome before the commit resolves. */
+export function acceptScore(request: ScoreRequest): Promise<void> {
+  return committer.submit<void>(group => group.scoreRequests.push(request));
 }
 
 /** Records the inbound round trip of a rejected call; nothing else is written for it. */

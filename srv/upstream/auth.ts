@@ -68,8 +68,11 @@ async function fetchToken(system: System, destination: Destination): Promise<Cac
   try {
     const response = await executeHttpRequest(
       { url: tokenUrl, authentication: 'NoAuthentication' },
-      { method: 'POST', data: form.toString(), headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' } },
-      { fetchCsrfToken: false, middleware: [timeout(bridgeConfig().upstream.timeoutMs)] }
+      {
+        method: 'POST', data: form.toString(), middleware: [timeout(bridgeConfig().upstream.timeoutMs)],
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' }
+      },
+      { fetchCsrfToken: false }
     );
     status = response.status;
     body = response.data;
@@ -113,7 +116,7 @@ function invalidateToken(system: System, destination: Destination): boolean {
 
 export const emarsysAuth: Authenticator = {
   destination: () => resolveDestination('emarsys'),
-  async headers(destination) {
+  async headers(destination): Promise<Record<string, string>> {
     if (destination.authentication === 'OAuth2ClientCredentials') {
       return { authorization: `Bearer ${await bearerToken('emarsys', destination)}` };
     }
@@ -128,7 +131,7 @@ export const emarsysAuth: Authenticator = {
 
 export const qualtricsAuth: Authenticator = {
   destination: () => resolveDestination('qualtrics'),
-  async headers(destination) {
+  async headers(destination): Promise<Record<string, string>> {
     if (destination.authentication === 'OAuth2ClientCredentials') {
       return { authorization: `Bearer ${await bearerToken('qualtrics', destination)}` };
     }

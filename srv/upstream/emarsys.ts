@@ -42,7 +42,7 @@ function ensureReplyOk(response: UpstreamResponse, operation: string): void {
   const replyCode = response.body?.replyCode;
   if (replyCode !== undefined && Number(replyCode) !== 0) {
     throw new UpstreamError(`emarsys ${operation} returned replyCode ${replyCode}: ${response.body?.replyText ?? ''}`,
-      'emarsys', operation, response.status, String(replyCode), false, response.body);
+      'emarsys', operation, response.status, String(replyCode), false, response.body, response.roundTripId);
   }
 }
 

@@ -56,7 +56,9 @@ export class UpstreamError extends Error {
     readonly status: number | undefined,
     readonly code: string | undefined,
     readonly retryable: boolean,
-    readonly body?: any
+    readonly body?: any,
+    /** The round trip of the last attempt, when one was sent. */
+    readonly roundTripId?: string
   ) {
     super(message);
     this.name = 'UpstreamError';
@@ -115,7 +117,7 @@ function lowerCaseHeaders(headers: any): Record<string, string> {
 async function sendOnce(destination: Destination, request: UpstreamRequest, headers: Record<string, string>): Promise<Attempt> {
   const { timeoutMs } = bridgeConfig().upstream;
   // Only the URL and proxy settings of the destination are used; the authenticator sets every credential.
-  const target: Destination = { url: destination.url, proxyConfiguration: destination.proxyConfiguration, authentication: 'NoAuthentication' };
+  const target = { url: destination.url!, proxyConfiguration: destination.proxyConfiguration, authentication: 'NoAuthentication' as const };
   try {
     const response = await executeHttpRequest(
       target,
@@ -124,10 +126,11 @@ async function sendOnce(destination: Destination, request: UpstreamRequest, head
         url: request.path,
         params: request.query,
         data: request.body,
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers }
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        middleware: [timeout(timeoutMs)]
       },
       // Emarsys and Qualtrics have no CSRF protection; a token fetch would cost calls and reuse WSSE nonces.
-      { fetchCsrfToken: false, middleware: [timeout(timeoutMs)] }
+      { fetchCsrfToken: false }
     );
     return { status: response.status, body: response.data, headers: lowerCaseHeaders(response.headers) };
   } catch (error: any) {
@@ -196,7 +199,7 @@ export async function callUpstream<T = any>(auth: Authenticator, request: Upstre
     if (!transient || attemptNumber >= attemptsAllowed) {
       const message = describeFailure(request, result);
       LOG.error(message, ids);
-      throw new UpstreamError(message, request.system, request.operation, result.status, code, transient, result.body);
+      throw new UpstreamError(message, request.system, request.operation, result.status, code, transient, result.body, roundTripId);
     }
     const delay = retryDelayMs(attemptNumber, result.headers);
     LOG.warn(`${describeFailure(request, result)}; retrying in ${Math.round(delay)} ms`, ids);

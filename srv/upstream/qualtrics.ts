@@ -1,5 +1,5 @@
 /** Typed calls to the Qualtrics API v3: XM Directory, transaction batches, distributions and links. */
-import { callUpstream, type UpstreamRequest } from './http';
+import { callUpstream, type UpstreamRequest, type UpstreamResponse } from './http';
 import { qualtricsAuth } from './auth';
 import type { CallContext } from './emarsys';
 
@@ -27,6 +27,12 @@ export interface DistributionLink {
 async function qualtrics(request: Omit<UpstreamRequest, 'system'>): Promise<any> {
   const response = await callUpstream(qualtricsAuth, { system: 'qualtrics', ...request });
   return response.body?.result;
+}
+
+/** One page of a collection with the round trip that fetched it. */
+export interface Page<T> {
+  elements: T[];
+  roundTripId: string;
 }
 
 /** Creates an empty transaction batch that the contact import then fills. */
@@ -77,26 +83,27 @@ export async function createBatchDistribution(params: { surveyId: string; mailin
   return result.id;
 }
 
-/** Follows `nextPage` through a paged collection, yielding each page's elements. */
-async function* pages(operation: string, path: string, query: Record<string, string>, context: CallContext): AsyncGenerator<any[]> {
+/** Follows `nextPage` through a paged collection, yielding each page. */
+async function* pages(operation: string, path: string, query: Record<string, string>, context: CallContext): AsyncGenerator<Page<any>> {
   let nextQuery: Record<string, string> | undefined = query;
   while (nextQuery) {
-    const result = await qualtrics({ operation, method: 'GET', path, query: nextQuery, ...context });
-    yield Array.isArray(result?.elements) ? result.elements : [];
+    const response: UpstreamResponse = await callUpstream(qualtricsAuth, { system: 'qualtrics', operation, method: 'GET', path, query: nextQuery, ...context });
+    const result: any = response.body?.result;
+    yield { elements: Array.isArray(result?.elements) ? result.elements : [], roundTripId: response.roundTripId };
     nextQuery = undefined;
     if (result?.nextPage) {
       // nextPage is a full URL; only its query string is reused, so the destination URL stays authoritative.
-      const next = new URL(result.nextPage);
+      const next: URL = new URL(result.nextPage);
       nextQuery = Object.fromEntries(next.searchParams.entries());
     }
   }
 }
 
-export function listDistributionLinks(distributionId: string, surveyId: string, context: CallContext): AsyncGenerator<DistributionLink[]> {
+export function listDistributionLinks(distributionId: string, surveyId: string, context: CallContext): AsyncGenerator<Page<DistributionLink>> {
   return pages('listLinks', `distributions/${distributionId}/links`, { surveyId }, context);
 }
 
-export function listDistributions(surveyId: string, context: CallContext): AsyncGenerator<any[]> {
+export function listDistributions(surveyId: string, context: CallContext): AsyncGenerator<Page<any>> {
   return pages('listDistributions', 'distributions', { surveyId }, context);
 }
 

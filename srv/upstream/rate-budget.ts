@@ -42,7 +42,7 @@ export async function acquireRateBudget(system: string): Promise<void> {
         const affected = await UPDATE('surveybridge.RateBudgets').set({ sliceStart, used: 1 }).where({ system, sliceStart: row.sliceStart });
         return affected > 0;
       }
-      const affected = await UPDATE('surveybridge.RateBudgets').set('used = used + 1').where({ system, sliceStart: row.sliceStart, used: { '<': perSlice } });
+      const affected = await UPDATE('surveybridge.RateBudgets').set({ used: { '+=': 1 } }).where({ system, sliceStart: row.sliceStart, used: { '<': perSlice } });
       return affected > 0;
     }).catch((error: any) => {
       // Two instances may insert the first row at once; the loser simply tries again.

@@ -1,0 +1,81 @@
+import cds from '@sap/cds';
+import { bridgeConfig } from './lib/config';
+import { claimDueBatches } from './workers/batches';
+import { processInvitationBatch } from './workers/invitations';
+import { processScoreBatch } from './workers/scores';
+
+const LOG = cds.log('workers');
+
+/** How often queued messages left by a stopped instance are looked for. */
+const RECOVERY_INTERVAL_MS = 15_000;
+
+/**
+ * Handlers of the queued batch messages, and the loops that claim batches. Set
+ * `cds.surveyBridge.workers` to false to serve the inbound API without background work.
+ */
+export default class WorkerService extends cds.Service {
+  private timers: NodeJS.Timeout[] = [];
+
+  async init() {
+    this.on('processInvitationBatch', req => processInvitationBatch((req.data as any).batchId));
+    this.on('processScoreBatch', req => processScoreBatch((req.data as any).batchId));
+    await super.init();
+    cds.once('served', () => this.start());
+    cds.once('shutdown', () => this.stop());
+  }
+
+  private start(): void {
+    if ((cds.env as any).surveyBridge?.workers === false) {
+      LOG.info('Background workers are switched off');
+      return;
+    }
+    const queued = cds.queued(this) as cds.Service & { flush?: () => Promise<void> };
+    // Settings are read on every tick, so a changed batch size or age applies without a restart.
+    const invitationSource = () => {
+      const { batchSize, flushAgeMs } = bridgeConfig().invitations;
+      return {
+        kind: 'invitations' as const, entity: 'surveybridge.SurveyInvitations', key: 'ID', waiting: { status: 'received' }, ageColumn: 'receivedAt',
+        batchSize, flushAgeMs, enqueue: (batchId: string) => queued.send('processInvitationBatch', { batchId })
+      };
+    };
+    const scoreSource = () => {
+      const { batchSize, flushAgeMs } = bridgeConfig().scores;
+      return {
+        kind: 'scores' as const, entity: 'surveybridge.ScoreResponses', key: 'responseId', waiting: { status: 'pending' }, ageColumn: 'receivedAt',
+        batchSize: Math.min(batchSize, bridgeConfig().upstream.emarsysMaxBatch), flushAgeMs,
+        enqueue: (batchId: string) => queued.send('processScoreBatch', { batchId })
+      };
+    };
+    const { invitations, scores } = bridgeConfig();
+    this.loop(invitations.pollMs, () => claimDueBatches(invitationSource()), 'invitation batcher');
+    this.loop(scores.pollMs, () => claimDueBatches(scoreSource()), 'score batcher');
+    // Messages of a stopped instance, or whose processing timed out, are picked up again here.
+    this.loop(RECOVERY_INTERVAL_MS, () => queued.flush?.() ?? Promise.resolve(), 'queue recovery', true);
+    LOG.info('Background workers started', { invitationBatchSize: invitations.batchSize, scoreBatchSize: scores.batchSize });
+  }
+
+  private loop(intervalMs: number, work: () => Promise<unknown>, name: string, runFirst = false): void {
+    let running = false;
+    const tick = async () => {
+      if (running) return;
+      running = true;
+      try {
+        await work();
+      } catch (error) {
+        LOG.error(`${name} failed`, error);
+      } finally {
+        running = false;
+      }
+    };
+    if (runFirst) void tick();
+    const timer = setInterval(tick, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    LOG.info('Background workers stopped');
+  }
+}
