@@ -6,8 +6,27 @@ import { processScoreBatch } from './workers/scores';
 
 const LOG = cds.log('workers');
 
-/** How often queued messages left by a stopped instance are looked for. */
-const RECOVERY_INTERVAL_MS = 15_000;
+/** The queue timeout: a message in processing for longer counts as abandoned. */
+function queueTimeoutMs(): number {
+  return (cds.utils as any).ms4(cds.env.requires.queue?.timeout ?? '1h');
+}
+
+/**
+ * Makes messages of a crashed process eligible again. CAP's queue marks a message `processing` without
+ * a lastAttemptTimestamp and re-selects a `processing` message only once that timestamp is older than
+ * the queue timeout, so a process killed during a message's first attempt would leave it stuck.
+ * NOTE: checked against @sap/cds 10.1 (libx/queue/index.js); drop this when the queue sets the
+ * timestamp itself.
+ */
+async function releaseOrphanedMessages(): Promise<void> {
+  const cutoff = new Date(Date.now() - queueTimeoutMs()).toISOString();
+  const released = await cds.tx(() =>
+    UPDATE('cds.outbox.Messages')
+      .set({ lastAttemptTimestamp: { ref: ['timestamp'] } })
+      .where({ status: 'processing', lastAttemptTimestamp: null, timestamp: { '<': cutoff } })
+  );
+  if (released) LOG.warn(`Released ${released} queued messages left in processing by a stopped instance`);
+}
 
 /**
  * Handlers of the queued batch messages, and the loops that claim batches. Set
@@ -50,7 +69,11 @@ export default class WorkerService extends cds.Service {
     this.loop(invitations.pollMs, () => claimDueBatches(invitationSource()), 'invitation batcher');
     this.loop(scores.pollMs, () => claimDueBatches(scoreSource()), 'score batcher');
     // Messages of a stopped instance, or whose processing timed out, are picked up again here.
-    this.loop(RECOVERY_INTERVAL_MS, () => queued.flush?.() ?? Promise.resolve(), 'queue recovery', true);
+    const recoveryIntervalMs = Math.min(15_000, Math.max(1_000, queueTimeoutMs() / 2));
+    this.loop(recoveryIntervalMs, async () => {
+      await releaseOrphanedMessages();
+      await queued.flush?.();
+    }, 'queue recovery', true);
     LOG.info('Background workers started', { invitationBatchSize: invitations.batchSize, scoreBatchSize: scores.batchSize });
   }
 

@@ -32,6 +32,16 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Merges plain objects recursively; values of `extra` win. */
+export function mergeDeep(base: Record<string, any>, extra: Record<string, any>): Record<string, any> {
+  const result: Record<string, any> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const isObject = value && typeof value === 'object' && !Array.isArray(value);
+    result[key] = isObject ? mergeDeep(base[key] ?? {}, value) : value;
+  }
+  return result;
+}
+
 /** Finds a free loopback port. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,11 +74,10 @@ export async function deployDatabase(database: string, logFile: string): Promise
 /** Starts the service and resolves once it answers on its port. */
 export async function startService(options: ServiceOptions): Promise<ServiceProcess> {
   const log = fs.openSync(path.join(ROOT, options.logFile), 'a');
-  const config = {
+  const config = mergeDeep({
     requires: { db: { kind: 'sqlite', credentials: { url: options.database }, client: { timeout: 10_000 } } },
-    surveyBridge: options.bridge ?? {},
-    ...options.cds
-  };
+    surveyBridge: options.bridge ?? {}
+  }, options.cds ?? {});
   // The server runs in this very child (no wrapper process), so a SIGKILL stops it at once.
   const serve = path.join(ROOT, 'node_modules', '@sap', 'cds', 'bin', 'serve.js');
   const child = spawn(process.execPath, ['--import', 'tsx', serve, '--port', String(options.port)], {

@@ -24,12 +24,18 @@ export interface BridgeConfig {
     linkExpiryMarginMs: number;
     /** Worker runs for one batch before its invitations are marked failed. */
     maxBatchAttempts: number;
+    /**
+     * How long a worker's claim on a batch holds without a checkpoint. Another instance takes over a
+     * batch whose lease ran out, so this bounds the delay after a crash.
+     */
+    leaseMs: number;
   };
   scores: {
     batchSize: number;
     flushAgeMs: number;
     pollMs: number;
     maxBatchAttempts: number;
+    leaseMs: number;
   };
   upstream: {
     /** Timeout of one HTTP exchange with Emarsys or Qualtrics. */
@@ -46,8 +52,8 @@ export interface BridgeConfig {
 
 const DEFAULTS: BridgeConfig = {
   intake: { maxGroupSize: 256, maxBodyBytes: 64 * 1024, campaignCacheMs: 2_000 },
-  invitations: { batchSize: 500, flushAgeMs: 2_000, pollMs: 250, linkExpiryMarginMs: 24 * 3600_000, maxBatchAttempts: 8 },
-  scores: { batchSize: 1_000, flushAgeMs: 2_000, pollMs: 250, maxBatchAttempts: 8 },
+  invitations: { batchSize: 500, flushAgeMs: 2_000, pollMs: 250, linkExpiryMarginMs: 24 * 3600_000, maxBatchAttempts: 8, leaseMs: 60_000 },
+  scores: { batchSize: 1_000, flushAgeMs: 2_000, pollMs: 250, maxBatchAttempts: 8, leaseMs: 60_000 },
   upstream: { timeoutMs: 15_000, maxAttempts: 5, baseBackoffMs: 500, maxBackoffMs: 30_000, emarsysMaxBatch: 1_000 }
 };
 

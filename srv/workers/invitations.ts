@@ -15,8 +15,6 @@ const LOG = cds.log('invitation-worker');
 const INVITATIONS = 'surveybridge.SurveyInvitations';
 const ITEMS = 'surveybridge.RoundTripItems';
 
-/** A batch holds its lease this long after each checkpoint. */
-const LEASE_MS = 120_000;
 /** Imports are polled this often until Qualtrics reports them complete. */
 const IMPORT_POLL_MS = 500;
 
@@ -88,7 +86,7 @@ async function syncContacts(batch: any, campaign: any): Promise<any> {
   const invitations = await loadInvitations(batch.ID, ['received']);
   if (!invitations.length) return batch;
   const transactionBatchId = await qualtrics.createTransactionBatch(campaign.directoryId, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), context);
-  await checkpointBatch(batch.ID, { transactionBatchId, importRequestedAt: new Date().toISOString() }, LEASE_MS);
+  await checkpointBatch(batch.ID, { transactionBatchId, importRequestedAt: new Date().toISOString() }, bridgeConfig().invitations.leaseMs);
   const contacts: qualtrics.ImportContact[] = invitations.map(invitation => ({
     extRef: invitation.contactKey,
     email: campaign.keyFieldId === '3' ? invitation.contactKey : undefined,
@@ -101,7 +99,7 @@ async function syncContacts(batch: any, campaign: any): Promise<any> {
   const importId = await qualtrics.importTransactionContacts(campaign.directoryId, campaign.mailingListId, transactionBatchId, contacts, context);
   await waitForImport(campaign, importId, context);
   const contactsSyncedAt = new Date().toISOString();
-  await checkpointBatch(batch.ID, { contactsSyncedAt }, LEASE_MS);
+  await checkpointBatch(batch.ID, { contactsSyncedAt }, bridgeConfig().invitations.leaseMs);
   await cds.tx(() => UPDATE(INVITATIONS).set({ transactionBatchId }).where({ batch_ID: batch.ID }));
   return { ...batch, transactionBatchId, contactsSyncedAt };
 }
@@ -119,7 +117,7 @@ async function findDistribution(batch: any, campaign: any): Promise<string | und
 async function createDistribution(batch: any, campaign: any): Promise<any> {
   let distributionId = batch.distributionRequestedAt ? await findDistribution(batch, campaign) : undefined;
   if (!distributionId) {
-    await checkpointBatch(batch.ID, { distributionRequestedAt: new Date().toISOString() }, LEASE_MS);
+    await checkpointBatch(batch.ID, { distributionRequestedAt: new Date().toISOString() }, bridgeConfig().invitations.leaseMs);
     const expirationDate = new Date(Date.now() + campaign.linkValidityDays * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     distributionId = await qualtrics.createBatchDistribution({
       surveyId: campaign.surveyId,
@@ -129,7 +127,7 @@ async function createDistribution(batch: any, campaign: any): Promise<any> {
       expirationDate
     }, { batchId: batch.ID });
   }
-  await checkpointBatch(batch.ID, { distributionId }, LEASE_MS);
+  await checkpointBatch(batch.ID, { distributionId }, bridgeConfig().invitations.leaseMs);
   return { ...batch, distributionId };
 }
 
@@ -167,6 +165,7 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
     }
     lastRoundTrip = page.roundTripId;
     await applyOutcomes(lastRoundTrip, outcomes);
+    await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
   }
   const missing = [...byKey.values()].map(invitation => ({
     invitationId: invitation.ID,
@@ -175,7 +174,7 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
   }));
   if (missing.length) LOG.warn(`${missing.length} contacts had no link in the distribution`, { batch: batch.ID, distribution: batch.distributionId });
   await applyOutcomes(lastRoundTrip, missing);
-  await checkpointBatch(batch.ID, { linksFetchedAt: new Date().toISOString() }, LEASE_MS);
+  await checkpointBatch(batch.ID, { linksFetchedAt: new Date().toISOString() }, bridgeConfig().invitations.leaseMs);
 }
 
 /**
@@ -229,6 +228,7 @@ async function triggerEvents(batch: any, campaign: any): Promise<void> {
       return failedOutcome(invitation.ID, `Emarsys ${error.code}: ${error.text}`, error.code);
     });
     await applyOutcomes(result.roundTripId, outcomes);
+    await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
   }
 }
 
@@ -241,7 +241,7 @@ async function failRemaining(batchId: string, reason: string): Promise<void> {
 export async function processInvitationBatch(batchId: string): Promise<void> {
   let batch: any;
   try {
-    batch = await leaseBatch(batchId, LEASE_MS);
+    batch = await leaseBatch(batchId, bridgeConfig().invitations.leaseMs);
   } catch (error) {
     if (error instanceof BatchBusyError) LOG.info(error.message);
     throw error;

@@ -14,7 +14,6 @@ const LOG = cds.log('score-worker');
 const SCORES = 'surveybridge.ScoreResponses';
 const INVITATIONS = 'surveybridge.SurveyInvitations';
 const ITEMS = 'surveybridge.RoundTripItems';
-const LEASE_MS = 120_000;
 
 /** Emarsys per-contact reply codes and the score status each one leads to. */
 const ITEM_STATUS: Record<string, string> = { '2008': 'contactNotFound', '2010': 'contactAmbiguous', '2007': 'invalidValue' };
@@ -63,7 +62,7 @@ function chunksOf(scores: any[], size: number): any[][] {
 export async function processScoreBatch(batchId: string): Promise<void> {
   let batch: any;
   try {
-    batch = await leaseBatch(batchId, LEASE_MS);
+    batch = await leaseBatch(batchId, bridgeConfig().scores.leaseMs);
   } catch (error) {
     if (error instanceof BatchBusyError) LOG.info(error.message);
     throw error;

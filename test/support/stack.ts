@@ -6,6 +6,7 @@ import cds from '@sap/cds';
 import path from 'node:path';
 import { startEmarsysSandbox, type EmarsysSandbox, type EmarsysSandboxOptions } from '../../sandbox/emarsys';
 import { startQualtricsSandbox, type QualtricsSandbox, type QualtricsSandboxOptions } from '../../sandbox/qualtrics';
+import { mergeDeep } from '../../scripts/lib/service-process';
 import { useSandboxDestinations, type EmarsysAuthKind, type QualtricsAuthKind } from '../../sandbox/destinations';
 
 export const USERS = {
@@ -40,18 +41,11 @@ const FAST_BRIDGE = {
   rateBudgets: { emarsys: { perMinute: 0 }, qualtrics: { perMinute: 0 } }
 };
 
-function merge(base: any, extra: any): any {
-  const result = { ...base };
-  for (const [key, value] of Object.entries(extra ?? {})) {
-    result[key] = value && typeof value === 'object' && !Array.isArray(value) ? merge(base?.[key] ?? {}, value) : value;
-  }
-  return result;
-}
 
 export function useStack(options: StackOptions = {}): Stack {
   process.env.CDS_CONFIG = JSON.stringify({
     requires: { db: { kind: 'sqlite', credentials: { url: ':memory:' } } },
-    surveyBridge: merge(FAST_BRIDGE, options.bridge),
+    surveyBridge: mergeDeep(FAST_BRIDGE, options.bridge ?? {}),
     log: { levels: { cds: 'warn', rest: 'warn' } }
   });
   const server = cds.test(path.join(__dirname, '..', '..'));
