@@ -2,12 +2,14 @@
 import cds from '@sap/cds';
 import { setGlobalLogLevel } from '@sap-cloud-sdk/util';
 import { inboundBodyParser } from './inbound/body-parser';
+import { mountUi5Resources } from './ui5-resources';
 
 // The Cloud SDK logs every destination lookup at info level; its warnings and errors still show.
 setGlobalLogLevel('warn');
 
 cds.on('bootstrap', app => {
   app.use('/inbound', inboundBodyParser());
+  mountUi5Resources(app);
 });
 
 export default cds.server;
