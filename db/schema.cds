@@ -8,6 +8,7 @@ type InvitationStatus : String(30) enum {
   linkIssued;             // Qualtrics returned a personal link
   suppressedUnsubscribed; // Qualtrics flags the contact as unsubscribed: final
   suppressedFrequency;    // Qualtrics contact frequency rules exceeded: final
+  suppressedFatigue;      // invited too recently by Survey Bridge (cooldown): final, no upstream call
   linkNotFound;           // the distribution listed no link for the contact: final
   eventTriggered;         // Emarsys accepted the external event: final for the invitation flow
   contactNotFound;        // Emarsys has no contact for the key value (2008): final
@@ -43,6 +44,8 @@ entity Campaigns : cuid, managed {
   scoreFieldId       : String(20) not null @mandatory;
   categoryFieldId    : String(20) not null @mandatory;
   contactKeyProperty : String(60) not null default 'email';
+  /** Days after an invitation in which the same contact is not invited again by this campaign; 0 turns it off. */
+  fatigueCooldownDays : Integer not null default 0 @assert.range: [0, 3650];
   active             : Boolean not null default true;
   invitations        : Association to many SurveyInvitations on invitations.campaign = $self;
 }
@@ -83,7 +86,8 @@ entity SurveyInvitations : cuid, managed {
   roundTrips          : Association to many RoundTripItems on roundTrips.invitation = $self;
 }
 
-annotate SurveyInvitations with @assert.unique: { contactCycle: [campaign, contactKey, cycle] };
+// The unique index starts with contactKey, so it also serves the lookup of a contact across campaigns.
+annotate SurveyInvitations with @assert.unique: { contactCycle: [contactKey, campaign, cycle] };
 
 /** A micro-batch claimed by one worker run; its checkpoints let a restarted run resume. */
 entity WorkBatches : cuid, managed {

@@ -37,6 +37,9 @@ if (!(RESPOND_SHARE >= 0 && RESPOND_SHARE <= 1)) throw new Error(`--respond-shar
 const DATABASE = '.run/demo.sqlite';
 const LOG_FILE = '.run/demo-service.log';
 const CAMPAIGN = 'NPS-SANDBOX';
+/** A second campaign that reaches a few contacts again; the global fatigue guard holds them back. */
+const FOLLOW_UP_CAMPAIGN = 'NPS-FOLLOWUP';
+const GLOBAL_COOLDOWN_DAYS = 30;
 const SCORE_FIELD = '10001';
 const WEBHOOK_AUTH = `Basic ${Buffer.from('emarsys-webhook:webhook').toString('base64')}`;
 const WORKFLOW_AUTH = `Basic ${Buffer.from('qualtrics-workflow:workflow').toString('base64')}`;
@@ -92,12 +95,12 @@ function population(): Contact[] {
   }));
 }
 
-async function callWebhook(serviceUrl: string, contact: Contact): Promise<number> {
+async function callWebhook(serviceUrl: string, contact: Contact, campaign = CAMPAIGN): Promise<number> {
   const response = await fetch(`${serviceUrl}/inbound/generateLink`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: WEBHOOK_AUTH },
     body: JSON.stringify({
-      campaign: CAMPAIGN, email: contact.email, first_name: contact.firstName, language: 'en',
+      campaign, email: contact.email, first_name: contact.firstName, language: 'en',
       event_time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), scenario: 'nps_invite'
     })
   });
@@ -130,7 +133,10 @@ async function main(): Promise<void> {
   const service = await startService({
     database: DATABASE, port, logFile: LOG_FILE,
     destinations: JSON.stringify(sandboxDestinations(emarsys, qualtrics)),
-    bridge: { invitations: { batchSize: 500, flushAgeMs: 1000 }, scores: { batchSize: 1000, flushAgeMs: 1000 } }
+    bridge: {
+      invitations: { batchSize: 500, flushAgeMs: 1000 }, scores: { batchSize: 1000, flushAgeMs: 1000 },
+      fatigue: { globalCooldownDays: GLOBAL_COOLDOWN_DAYS }
+    }
   });
   qualtrics.setWorkflow({ url: `${service.url}/inbound/ingestScore`, headers: { authorization: WORKFLOW_AUTH } });
 
@@ -160,16 +166,22 @@ async function main(): Promise<void> {
   let accepted = 0;
   let rejected = 0;
   const calls = contacts.flatMap(contact => (contact.repeated ? [contact, contact] : [contact]));
+  const followUps = contacts.filter((_, index) => index % 33 === 5);
   const ticker = setInterval(async () => {
     try {
       const open = await countOf(service.url, 'SurveyInvitations', "status eq 'received' or status eq 'linkIssued'");
-      progress(`webhook calls ${accepted + rejected}/${calls.length}, open invitations ${open}, mails ${emarsys.mails.length}, answers ${responses}`);
+      progress(`webhook calls ${accepted + rejected}/${calls.length + followUps.length}, open invitations ${open}, mails ${emarsys.mails.length}, answers ${responses}`);
     } catch {
       // The next tick shows progress again.
     }
   }, 1000);
   await runPool(calls, CONCURRENCY, async contact => {
     const status = await callWebhook(service.url, contact);
+    if (status === 202) accepted++;
+    else rejected++;
+  });
+  await runPool(followUps, CONCURRENCY, async contact => {
+    const status = await callWebhook(service.url, contact, FOLLOW_UP_CAMPAIGN);
     if (status === 202) accepted++;
     else rejected++;
   });
@@ -193,7 +205,7 @@ async function main(): Promise<void> {
 
   const statuses = await countBy(service.url, 'SurveyInvitations', 'status');
   const scoreStatuses = await countBy(service.url, 'ScoreResponses', 'status');
-  const invited = await countOf(service.url, 'SurveyInvitations');
+  const invited = await countOf(service.url, 'SurveyInvitations', `status ne 'suppressedFatigue'`);
   const linksIssued = await countOf(service.url, 'SurveyInvitations', 'linkIssuedAt ne null');
   const eventsTriggered = await countOf(service.url, 'SurveyInvitations', 'eventTriggeredAt ne null');
   const storedScores = [...emarsys.contacts.values()]
@@ -203,10 +215,11 @@ async function main(): Promise<void> {
   const upstreamCalls = { emarsys: emarsys.calls.countByOperation(), qualtrics: qualtrics.calls.countByOperation() };
   const summary = {
     invited,
-    webhookCalls: calls.length,
+    webhookCalls: calls.length + followUps.length,
     linksIssued,
     eventsTriggered,
     suppressed: (statuses.suppressedUnsubscribed ?? 0) + (statuses.suppressedFrequency ?? 0),
+    suppressedFatigue: statuses.suppressedFatigue ?? 0,
     contactNotFound: statuses.contactNotFound ?? 0,
     linkNotFound: statuses.linkNotFound ?? 0,
     failed: statuses.failed ?? 0,
@@ -224,7 +237,8 @@ async function main(): Promise<void> {
 
   printTable('Invitations', [
     ['webhook calls', summary.webhookCalls], ['invited contacts', summary.invited], ['links issued', summary.linksIssued],
-    ['events triggered', summary.eventsTriggered], ['suppressed', summary.suppressed], ['not in Emarsys', summary.contactNotFound],
+    ['events triggered', summary.eventsTriggered], ['suppressed by Qualtrics', summary.suppressed],
+    [`suppressed by the ${GLOBAL_COOLDOWN_DAYS}-day cooldown`, summary.suppressedFatigue], ['not in Emarsys', summary.contactNotFound],
     ['failed', summary.failed], ['unfinished', summary.unfinished]
   ]);
   printTable('Answers', [

@@ -4,11 +4,34 @@ using { surveybridge as db } from '../db/schema';
 @path: '/audit'
 @requires: ['AuditViewer', 'Admin']
 service AuditService {
+  // The survey link is left out because its Q_DL token lets anyone answer as the contact.
   @readonly entity SurveyInvitations as projection on db.SurveyInvitations {
     *,
     /** Inbound calls that carry this invitation's ID: the Emarsys webhook and the Qualtrics score call. */
-    inboundCalls : Association to many RoundTrips on inboundCalls.invitation = $self and inboundCalls.direction = 'inbound'
-  };
+    inboundCalls : Association to many RoundTrips on inboundCalls.invitation = $self and inboundCalls.direction = 'inbound',
+    /** UI criticality of the status: 1 negative, 2 critical, 3 positive, 0 neutral (still in progress). */
+    case
+      when status in ('failed', 'contactNotFound', 'linkNotFound') then 1
+      when status in ('suppressedUnsubscribed', 'suppressedFrequency') then 2
+      when status in ('eventTriggered', 'responded', 'scoreStored') then 3
+      else 0
+    end as statusCriticality : Integer,
+    /** UI criticality of the NPS category: detractor 1, passive 2, promoter 3, none 0. */
+    case npsCategory
+      when 'detractor' then 1
+      when 'passive' then 2
+      when 'promoter' then 3
+      else 0
+    end as npsCriticality : Integer
+  } excluding { surveyLink };
+
+  /** Invitation statuses that occur in the data, for filter value help. */
+  @readonly @cds.redirection.target: false
+  entity InvitationStatuses as select from db.SurveyInvitations distinct { key status };
+
+  /** NPS categories that occur in the data, for filter value help. */
+  @readonly @cds.redirection.target: false
+  entity NpsCategories as select from db.SurveyInvitations distinct { key npsCategory } where npsCategory is not null;
 
   @readonly entity RoundTrips as projection on db.RoundTrips;
 

@@ -3,11 +3,16 @@ import cds from '@sap/cds';
 import { setGlobalLogLevel } from '@sap-cloud-sdk/util';
 import { inboundBodyParser } from './inbound/body-parser';
 import { mountUi5Resources } from './ui5-resources';
+import { bodyLimit } from './security/body-limit';
+import { securityHeaders } from './security/security-headers';
 
 // The Cloud SDK logs every destination lookup at info level; its warnings and errors still show.
 setGlobalLogLevel('warn');
 
 cds.on('bootstrap', app => {
+  app.disable('x-powered-by');
+  app.use(securityHeaders());
+  app.use(bodyLimit());
   app.use('/inbound', inboundBodyParser());
   mountUi5Resources(app);
 });

@@ -29,6 +29,7 @@ export interface CampaignRow {
   scoreFieldId: string;
   categoryFieldId: string;
   contactKeyProperty: string;
+  fatigueCooldownDays?: number;
 }
 
 export interface InvitationRequest {
@@ -63,7 +64,9 @@ export class GroupWork {
 /** Whether a stored invitation still covers a repeated call for the same contact and campaign. */
 export function isCurrentInvitation(row: { status: string; cycleEndsAt: string | Date }, now: number, marginMs: number): boolean {
   if (RESTARTABLE_STATUSES.has(row.status)) return false;
-  return new Date(row.cycleEndsAt).getTime() - marginMs > now;
+  // The margin keeps links that expire soon from being reused; a fatigue suppression has no link.
+  const margin = row.status === 'suppressedFatigue' ? 0 : marginMs;
+  return new Date(row.cycleEndsAt).getTime() - margin > now;
 }
 
 class GroupCommitter {
@@ -122,41 +125,69 @@ async function writeGroup(group: GroupWork): Promise<void> {
   if (group.roundTrips.length) await INSERT.into(ROUND_TRIPS).entries(group.roundTrips);
 }
 
-/** Reads the latest cycle per contact and creates new invitations where no current one exists. */
+/** Statuses of an invitation that counts for the fatigue cooldown: the contact was or is being invited. */
+const INVITING_STATUSES = new Set(['received', 'linkIssued', 'eventTriggered', 'responded', 'scoreStored']);
+
+const DAY_MS = 86_400_000;
+
+interface InvitationRow {
+  ID: string;
+  campaign_ID: string;
+  contactKey: string;
+  cycle: number;
+  status: string;
+  cycleEndsAt: string;
+  receivedAt: string;
+}
+
+/**
+ * Finds the invitation that makes a new one too early: the newest inviting invitation of the contact
+ * inside the campaign's cooldown, or inside the global cooldown in any campaign.
+ */
+export function fatigueBlocker(rows: InvitationRow[], campaign: CampaignRow, now: number, globalCooldownDays: number): InvitationRow | undefined {
+  let blocker: InvitationRow | undefined;
+  for (const row of rows) {
+    if (!INVITING_STATUSES.has(row.status)) continue;
+    const age = now - new Date(row.receivedAt).getTime();
+    const sameCampaign = row.campaign_ID === campaign.ID;
+    const inCampaignCooldown = sameCampaign && age < (campaign.fatigueCooldownDays ?? 0) * DAY_MS;
+    const inGlobalCooldown = age < globalCooldownDays * DAY_MS;
+    if ((inCampaignCooldown || inGlobalCooldown) && (!blocker || blocker.receivedAt < row.receivedAt)) blocker = row;
+  }
+  return blocker;
+}
+
+/**
+ * Reads every invitation of the group's contacts, returns the current one for a repeated call, and
+ * otherwise creates a new cycle: `received`, or `suppressedFatigue` inside a cooldown.
+ */
 async function writeInvitations(group: GroupWork): Promise<void> {
   const now = Date.now();
   const nowIso = new Date(now).toISOString();
   const { linkExpiryMarginMs } = bridgeConfig().invitations;
-  const latestByKey = new Map<string, any>();
+  const { globalCooldownDays } = bridgeConfig().fatigue;
 
-  const keysByCampaign = new Map<string, Set<string>>();
-  for (const { request } of group.invitationRequests) {
-    const keys = keysByCampaign.get(request.campaign.ID) ?? new Set<string>();
-    keys.add(request.contactKey);
-    keysByCampaign.set(request.campaign.ID, keys);
-  }
-  for (const [campaignId, keys] of keysByCampaign) {
-    const rows = await SELECT.from(INVITATIONS)
-      .columns('ID', 'contactKey', 'cycle', 'status', 'cycleEndsAt')
-      .where({ campaign_ID: campaignId, contactKey: { in: [...keys] } });
-    for (const row of rows as any[]) {
-      const mapKey = `${campaignId}|${row.contactKey}`;
-      const known = latestByKey.get(mapKey);
-      if (!known || known.cycle < row.cycle) latestByKey.set(mapKey, row);
-    }
-  }
+  const keys = [...new Set(group.invitationRequests.map(({ request }) => request.contactKey))];
+  const rowsByKey = new Map<string, InvitationRow[]>();
+  const found = (await SELECT.from(INVITATIONS)
+    .columns('ID', 'campaign_ID', 'contactKey', 'cycle', 'status', 'cycleEndsAt', 'receivedAt')
+    .where({ contactKey: { in: keys } })) as InvitationRow[];
+  for (const row of found) rowsByKey.set(row.contactKey, [...(rowsByKey.get(row.contactKey) ?? []), row]);
 
   const inserts: any[] = [];
   for (const { request, done } of group.invitationRequests) {
-    const mapKey = `${request.campaign.ID}|${request.contactKey}`;
-    const latest = latestByKey.get(mapKey);
+    const { campaign } = request;
+    const rows = rowsByKey.get(request.contactKey) ?? [];
+    const latest = rows.filter(row => row.campaign_ID === campaign.ID).reduce<InvitationRow | undefined>(
+      (newest, row) => (!newest || newest.cycle < row.cycle ? row : newest), undefined);
     let receipt: InvitationReceipt;
     if (latest && isCurrentInvitation(latest, now, linkExpiryMarginMs)) {
       receipt = { invitationId: latest.ID, status: latest.status, repeated: true };
     } else {
-      const row = {
+      const blocker = fatigueBlocker(rows, campaign, now, globalCooldownDays);
+      const row: InvitationRow & Record<string, unknown> = {
         ID: cds.utils.uuid(),
-        campaign_ID: request.campaign.ID,
+        campaign_ID: campaign.ID,
         cycle: (latest?.cycle ?? 0) + 1,
         contactKey: request.contactKey,
         firstName: request.firstName,
@@ -164,11 +195,19 @@ async function writeInvitations(group: GroupWork): Promise<void> {
         language: request.language,
         status: 'received',
         receivedAt: nowIso,
-        cycleEndsAt: new Date(now + request.campaign.linkValidityDays * 86_400_000).toISOString()
+        cycleEndsAt: new Date(now + campaign.linkValidityDays * DAY_MS).toISOString()
       };
+      if (blocker) {
+        const cooldownDays = Math.max(blocker.campaign_ID === campaign.ID ? campaign.fatigueCooldownDays ?? 0 : 0, globalCooldownDays);
+        // The suppressed invitation stays current until the cooldown ends, so repeated calls reuse it.
+        row.cycleEndsAt = new Date(new Date(blocker.receivedAt).getTime() + cooldownDays * DAY_MS).toISOString();
+        row.status = 'suppressedFatigue';
+        row.finishedAt = nowIso;
+        row.lastError = `Contact was invited on ${blocker.receivedAt.slice(0, 10)} (invitation ${blocker.ID}); the ${cooldownDays}-day cooldown runs until ${String(row.cycleEndsAt).slice(0, 10)}`;
+      }
       inserts.push(row);
-      latestByKey.set(mapKey, row);
-      receipt = { invitationId: row.ID, status: 'received', repeated: false };
+      rowsByKey.set(request.contactKey, [...rows, row]);
+      receipt = { invitationId: row.ID, status: row.status, repeated: false };
     }
     group.roundTrips.push(newRoundTrip({
       direction: 'inbound', system: 'emarsys', operation: 'generateLink', method: 'POST',

@@ -37,6 +37,13 @@ export interface BridgeConfig {
     maxBatchAttempts: number;
     leaseMs: number;
   };
+  fatigue: {
+    /**
+     * Days after any invitation, in any campaign, in which a contact is not invited again; 0 turns the
+     * global guard off. Each campaign may set a cooldown of its own in addition.
+     */
+    globalCooldownDays: number;
+  };
   upstream: {
     /** Timeout of one HTTP exchange with Emarsys or Qualtrics. */
     timeoutMs: number;
@@ -54,6 +61,7 @@ const DEFAULTS: BridgeConfig = {
   intake: { maxGroupSize: 256, maxBodyBytes: 64 * 1024, campaignCacheMs: 2_000 },
   invitations: { batchSize: 500, flushAgeMs: 2_000, pollMs: 250, linkExpiryMarginMs: 24 * 3600_000, maxBatchAttempts: 8, leaseMs: 60_000 },
   scores: { batchSize: 1_000, flushAgeMs: 2_000, pollMs: 250, maxBatchAttempts: 8, leaseMs: 60_000 },
+  fatigue: { globalCooldownDays: 0 },
   upstream: { timeoutMs: 15_000, maxAttempts: 5, baseBackoffMs: 500, maxBackoffMs: 30_000, emarsysMaxBatch: 1_000 }
 };
 
@@ -64,6 +72,7 @@ export function bridgeConfig(): BridgeConfig {
     intake: { ...DEFAULTS.intake, ...custom.intake },
     invitations: { ...DEFAULTS.invitations, ...custom.invitations },
     scores: { ...DEFAULTS.scores, ...custom.scores },
+    fatigue: { ...DEFAULTS.fatigue, ...custom.fatigue },
     upstream: { ...DEFAULTS.upstream, ...custom.upstream }
   } as BridgeConfig;
 }
