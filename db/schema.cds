@@ -84,10 +84,21 @@ entity SurveyInvitations : cuid, managed {
   score               : Integer;
   npsCategory         : NpsCategory;
   roundTrips          : Association to many RoundTripItems on roundTrips.invitation = $self;
+  links               : Association to many SurveyLinks on links.invitation = $self;
 }
 
 // The unique index starts with contactKey, so it also serves the lookup of a contact across campaigns.
 annotate SurveyInvitations with @assert.unique: { contactCycle: [contactKey, campaign, cycle] };
+
+/** Every personal link issued for an invitation; an invitation whose link expired before sending keeps both. */
+entity SurveyLinks : cuid {
+  invitation     : Association to SurveyInvitations not null;
+  distributionId : String(40);
+  surveyLink     : String(1000);
+  expiresAt      : Timestamp;
+  issuedAt       : Timestamp not null;
+  status         : String(20) enum { issued; sent; expiredUnsent; } not null default 'issued';
+}
 
 /** A micro-batch claimed by one worker run; its checkpoints let a restarted run resume. */
 entity WorkBatches : cuid, managed {

@@ -84,7 +84,7 @@ export interface EmarsysSandbox {
   tokenUrl: string;
   /**
    * Every API and token request. Operations: token, trigger, triggerBatch, contactUpdate, contactGetData,
-   * eventList, eventGet, eventUsages, fieldList, other. Requests to /__sandbox are not logged.
+   * eventList, eventGet, eventUsages, fieldList, settings, other. Requests to /__sandbox are not logged.
    */
   calls: CallLog;
   /** Contacts by internal id. */
@@ -161,6 +161,14 @@ const OPT_IN_FIELD_ID = '31';
 const OPT_IN_CHOICES = new Set(['1', '2']);
 const DEFAULT_EVENT = { id: '4711', name: 'nps_survey_invite', programIds: [9001], emailIds: [] as number[] };
 const FIRST_CUSTOM_FIELD_ID = 10003;
+/** Account settings of GET settings, as in the Emarsys v2 reference "Querying Customer Settings". */
+const ACCOUNT_SETTINGS = {
+  id: 900001,
+  timezone: 'Europe/Vienna',
+  name: 'sandbox_account',
+  password_history_queue_size: 3,
+  country: '',
+};
 const FIRST_CONTACT_ID = 100000001;
 
 const WSSE_WINDOW_MS = 5 * 60_000;
@@ -576,6 +584,10 @@ class EmarsysServer implements EmarsysSandbox {
       {
         method: 'GET', pattern: /^field(?:\/translate\/([^/]+))?$/, operation: 'fieldList',
         bodyLimit: smallBody, handle: (ctx, [language]) => this.listFields(ctx, language),
+      },
+      {
+        method: 'GET', pattern: /^settings$/, operation: 'settings',
+        bodyLimit: smallBody, handle: ctx => this.getSettings(ctx),
       },
     ];
   }
@@ -1166,6 +1178,14 @@ class EmarsysServer implements EmarsysSandbox {
     const list = this.fields.map(({ id, name, application_type, string_id }) =>
       ({ id, name, application_type, string_id }));
     this.sendOk(ctx, list);
+  }
+
+  // ---------------------------------------------------------------- account settings
+
+  /** Returns the account settings; clients call it to check credentials because it changes nothing. */
+  private getSettings(ctx: RequestContext): void {
+    const environment = new URL(this.url).host;
+    this.sendOk(ctx, { ...ACCOUNT_SETTINGS, environment, totalContacts: String(this.contacts.size) });
   }
 
   // ---------------------------------------------------------------- admin endpoints

@@ -12,6 +12,7 @@ service AdminService {
     scoreResponses : Integer;
     roundTripItems : Integer;
     roundTrips     : Integer;
+    workBatches    : Integer;
   }
 
   type PurgeResult {
@@ -19,6 +20,7 @@ service AdminService {
     invitations    : Integer;
     scoreResponses : Integer;
     roundTrips     : Integer;
+    workBatches    : Integer;
     /** True when the run stopped at its row limit and older rows remain for the next run. */
     more           : Boolean;
   }
@@ -30,6 +32,6 @@ service AdminService {
    */
   action erase(contactKey : String(255) not null) returns ErasureResult;
 
-  /** Deletes invitations and their trail older than the retention period; the scheduler calls it hourly. */
+  /** Deletes invitations and their trail older than the retention period; a job on CAP's queue calls it on the schedule in cds.surveyBridge.retention.schedule. */
   action purgeExpired() returns PurgeResult;
 }

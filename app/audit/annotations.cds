@@ -3,3 +3,4 @@ using from './labels';
 using from './invitations';
 using from './round-trips';
 using from './campaigns';
+using from './scores-and-batches';

@@ -181,7 +181,9 @@ async function writeInvitations(group: GroupWork): Promise<void> {
     const latest = rows.filter(row => row.campaign_ID === campaign.ID).reduce<InvitationRow | undefined>(
       (newest, row) => (!newest || newest.cycle < row.cycle ? row : newest), undefined);
     let receipt: InvitationReceipt;
-    if (latest && isCurrentInvitation(latest, now, linkExpiryMarginMs)) {
+    // The margin never exceeds half the validity, so a freshly issued link always counts as current.
+    const marginMs = Math.min(linkExpiryMarginMs, (campaign.linkValidityDays * DAY_MS) / 2);
+    if (latest && isCurrentInvitation(latest, now, marginMs)) {
       receipt = { invitationId: latest.ID, status: latest.status, repeated: true };
     } else {
       const blocker = fatigueBlocker(rows, campaign, now, globalCooldownDays);

@@ -108,6 +108,27 @@ async function bearerToken(system: System, destination: Destination): Promise<st
   return fresh.value;
 }
 
+/** Offset between the Emarsys clock and ours, learnt from the Date header of a rejected WSSE call. */
+let emarsysClockOffsetMs = 0;
+
+/** Emarsys rejects a WSSE Created more than 5 minutes off its own clock. */
+const WSSE_WINDOW_MS = 5 * 60_000;
+
+/**
+ * Corrects the WSSE clock when the Date header of a 401 shows a skew of more than a minute. Returns
+ * true when the offset changed, so one more attempt can succeed.
+ */
+function correctEmarsysClock(responseHeaders: Record<string, string>): boolean {
+  const serverTime = Date.parse(responseHeaders.date ?? '');
+  if (!Number.isFinite(serverTime)) return false;
+  const offset = serverTime - Date.now();
+  if (Math.abs(offset - emarsysClockOffsetMs) < 60_000) return false;
+  LOG.warn(`Emarsys clock differs from ours by ${Math.round(offset / 1000)} s; WSSE Created follows the Emarsys clock now`,
+    { withinWindow: Math.abs(offset) < WSSE_WINDOW_MS });
+  emarsysClockOffsetMs = offset;
+  return true;
+}
+
 function invalidateToken(system: System, destination: Destination): boolean {
   if (destination.authentication !== 'OAuth2ClientCredentials') return false;
   tokens.delete(tokenKey(system, destination));
@@ -121,12 +142,13 @@ export const emarsysAuth: Authenticator = {
       return { authorization: `Bearer ${await bearerToken('emarsys', destination)}` };
     }
     if (destination.authentication === 'BasicAuthentication' && destination.username && destination.password) {
-      return { 'x-wsse': wsseHeader(destination.username, destination.password) };
+      return { 'x-wsse': wsseHeader(destination.username, destination.password, new Date(Date.now() + emarsysClockOffsetMs)) };
     }
     throw new UpstreamError('Destination emarsys needs OAuth2ClientCredentials (API v3) or BasicAuthentication with the WSSE API user (API v2)',
       'emarsys', 'destination', undefined, undefined, false);
   },
-  invalidate: destination => invalidateToken('emarsys', destination)
+  invalidate: (destination, responseHeaders) =>
+    destination.authentication === 'BasicAuthentication' ? correctEmarsysClock(responseHeaders) : invalidateToken('emarsys', destination)
 };
 
 export const qualtricsAuth: Authenticator = {
@@ -143,7 +165,8 @@ export const qualtricsAuth: Authenticator = {
   invalidate: destination => invalidateToken('qualtrics', destination)
 };
 
-/** Forgets cached tokens; tests use it after changing credentials. */
+/** Forgets cached tokens and the learnt Emarsys clock offset; tests use it after changing credentials. */
 export function clearTokenCache(): void {
   tokens.clear();
+  emarsysClockOffsetMs = 0;
 }

@@ -43,8 +43,11 @@ export interface Authenticator {
   destination(): Promise<Destination>;
   /** Builds fresh auth headers; called once per attempt, so WSSE nonces are never reused. */
   headers(destination: Destination): Promise<Record<string, string>>;
-  /** Drops a cached token after a 401; returns true when a retry with a new token makes sense. */
-  invalidate(destination: Destination): boolean;
+  /**
+   * Reacts to a 401: drops a cached token, or corrects the clock used for WSSE from the server's Date
+   * header. Returns true when one more attempt with new credentials makes sense.
+   */
+  invalidate(destination: Destination, responseHeaders: Record<string, string>): boolean;
 }
 
 /** A failed upstream exchange; `retryable` tells whether a later run may succeed. */
@@ -108,6 +111,15 @@ export function retryDelayMs(attempt: number, headers: Record<string, string>, n
   return Math.random() * exponential;
 }
 
+const noticesSeen = new Set<string>();
+
+/** Qualtrics names the brand's own datacenter in meta.notice when a request went to another one. */
+function warnNoticeOnce(notice: string): void {
+  if (noticesSeen.has(notice)) return;
+  noticesSeen.add(notice);
+  LOG.warn(`Qualtrics notice: ${notice}. Point the qualtrics destination at the host it names.`);
+}
+
 function lowerCaseHeaders(headers: any): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) result[name.toLowerCase()] = String(value);
@@ -169,6 +181,8 @@ export async function callUpstream<T = any>(auth: Authenticator, request: Upstre
     const durationMs = Date.now() - started;
     const code = upstreamCode(request.system, result.body);
     const ok = result.status !== undefined && result.status >= 200 && result.status < 300;
+    const notice = request.system === 'qualtrics' ? result.body?.meta?.notice : undefined;
+    if (notice) warnNoticeOnce(String(notice));
     const roundTripId = await recordRoundTrip({
       direction: 'outbound',
       system: request.system,
@@ -188,10 +202,11 @@ export async function callUpstream<T = any>(auth: Authenticator, request: Upstre
     if (ok) return { status: result.status!, body: result.body, headers: result.headers, roundTripId, attempts: attemptNumber };
 
     const ids = { operation: request.operation, batch: request.batchId, invitation: request.invitationId, attempt: attemptNumber };
-    // An expired or revoked OAuth token gets one fresh token; WSSE and API tokens do not change on retry.
-    if (result.status === 401 && !tokenRefreshed && auth.invalidate(destination)) {
+    // An expired OAuth token gets one fresh token, a skewed WSSE clock one corrected Created; an API
+    // token does not change on retry.
+    if (result.status === 401 && !tokenRefreshed && auth.invalidate(destination, result.headers)) {
       tokenRefreshed = true;
-      LOG.warn(`${request.system} answered 401; fetching a new token and retrying once`, ids);
+      LOG.warn(`${request.system} answered 401; retrying once with new credentials`, ids);
       attemptNumber--;
       continue;
     }

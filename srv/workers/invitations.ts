@@ -14,6 +14,7 @@ const LOG = cds.log('invitation-worker');
 
 const INVITATIONS = 'surveybridge.SurveyInvitations';
 const ITEMS = 'surveybridge.RoundTripItems';
+const LINKS = 'surveybridge.SurveyLinks';
 
 /** Imports are polled this often until Qualtrics reports them complete. */
 const IMPORT_POLL_MS = 500;
@@ -37,13 +38,14 @@ export function distributionDescriptionOf(batchId: string): string {
   return `Survey Bridge batch ${batchId}`;
 }
 
-/** Writes invitation updates and their round-trip items in one transaction. */
-async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[]): Promise<void> {
+/** Writes invitation updates, their round-trip items and newly issued links in one transaction. */
+async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[], links: object[] = []): Promise<void> {
   if (!outcomes.length) return;
   await cds.tx(async () => {
     for (const outcome of outcomes) {
       await UPDATE(INVITATIONS).set(outcome.set).where({ ID: outcome.invitationId });
     }
+    if (links.length) await INSERT.into(LINKS).entries(links);
     if (roundTripId) {
       await INSERT.into(ITEMS).entries(outcomes.map(outcome => ({
         ID: cds.utils.uuid(), roundTrip_ID: roundTripId, invitation_ID: outcome.invitationId, ...outcome.item
@@ -164,7 +166,12 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
       }
     }
     lastRoundTrip = page.roundTripId;
-    await applyOutcomes(lastRoundTrip, outcomes);
+    await applyOutcomes(lastRoundTrip, outcomes, outcomes
+      .filter(outcome => outcome.set.status === 'linkIssued')
+      .map(outcome => ({
+        ID: cds.utils.uuid(), invitation_ID: outcome.invitationId, distributionId: batch.distributionId,
+        surveyLink: outcome.set.surveyLink, expiresAt: outcome.set.linkExpiresAt, issuedAt: now, status: 'issued'
+      })));
     await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
   }
   const missing = [...byKey.values()].map(invitation => ({
@@ -183,15 +190,21 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
  */
 async function triggerEvents(batch: any, campaign: any): Promise<void> {
   const { emarsysMaxBatch } = bridgeConfig().upstream;
-  const { linkExpiryMarginMs } = bridgeConfig().invitations;
+  // A margin of half the validity at most, so a link minted just now never counts as expiring.
+  const linkExpiryMarginMs = Math.min(bridgeConfig().invitations.linkExpiryMarginMs, (campaign.linkValidityDays * 86_400_000) / 2);
   const issued = await loadInvitations(batch.ID, ['linkIssued']);
   const now = Date.now();
   const stale = issued.filter(invitation => invitation.linkExpiresAt && new Date(invitation.linkExpiresAt).getTime() - linkExpiryMarginMs <= now);
   if (stale.length) {
     LOG.warn(`${stale.length} links expire within the margin; minting fresh ones`, { batch: batch.ID });
-    await cds.tx(() => UPDATE(INVITATIONS)
-      .set({ status: 'received', batch_ID: null, surveyLink: null, linkExpiresAt: null, lastError: 'Link expired before it was sent; a fresh link was requested' })
-      .where({ ID: { in: stale.map(invitation => invitation.ID) } }));
+    const staleIds = stale.map(invitation => invitation.ID);
+    await cds.tx(async () => {
+      await UPDATE(LINKS).set({ status: 'expiredUnsent' }).where({ invitation_ID: { in: staleIds }, status: 'issued' });
+      await UPDATE(INVITATIONS)
+        .set({ status: 'received', batch_ID: null, surveyLink: null, linkExpiresAt: null, linkIssuedAt: null,
+          lastError: 'Link expired before it was sent; a fresh link was requested' })
+        .where({ ID: { in: staleIds } });
+    });
   }
   const sendable = issued.filter(invitation => !stale.includes(invitation));
   for (let start = 0; start < sendable.length; start += emarsysMaxBatch) {
@@ -217,9 +230,11 @@ async function triggerEvents(batch: any, campaign: any): Promise<void> {
       throw error;
     }
     const triggeredAt = new Date().toISOString();
+    const sentIds: string[] = [];
     const outcomes: Outcome[] = chunk.map(invitation => {
       const error = result.errors[invitation.contactKey];
       if (!error) {
+        sentIds.push(invitation.ID);
         return { invitationId: invitation.ID, set: { status: 'eventTriggered', eventTriggeredAt: triggeredAt, finishedAt: triggeredAt, lastError: null }, item: { outcome: 'eventTriggered' } };
       }
       if (error.code === '2008') {
@@ -228,6 +243,7 @@ async function triggerEvents(batch: any, campaign: any): Promise<void> {
       return failedOutcome(invitation.ID, `Emarsys ${error.code}: ${error.text}`, error.code);
     });
     await applyOutcomes(result.roundTripId, outcomes);
+    await cds.tx(() => UPDATE(LINKS).set({ status: 'sent' }).where({ invitation_ID: { in: sentIds }, status: 'issued' }));
     await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
   }
 }

@@ -1,0 +1,39 @@
+using { AuditService } from './audit-service';
+using { surveybridge as db } from '../db/preflight';
+
+extend service AuditService with {
+  /** One result of a preflight check. */
+  type Finding {
+    severity : String(10) enum { error; warning; info; };
+    /** Name of the check, such as emarsys.event or qualtrics.survey. */
+    check    : String(60);
+    found    : String(1000);
+    /** What the admin does about it; empty for findings that need nothing. */
+    fix      : String(1000);
+  }
+
+  /** Outcome of the activate action. */
+  type ActivationResult {
+    activation : UUID;
+    active     : Boolean;
+    override   : Boolean;
+    findings   : many Finding;
+  }
+
+  /** Campaign activations with the preflight findings each one saw. */
+  @readonly
+  entity CampaignActivations as projection on db.CampaignActivations;
+}
+
+extend AuditService.Campaigns with actions {
+  /** Runs every preflight check against Emarsys and Qualtrics and returns the findings; changes no data. */
+  @requires: 'Admin'
+  action preflight() returns many AuditService.Finding;
+
+  /**
+   * Runs the preflight and sets the campaign active. Error findings block activation with 409 unless
+   * override is true and a reason is given; the activation is recorded in CampaignActivations.
+   */
+  @requires: 'Admin'
+  action activate(override : Boolean, reason : String(1000)) returns AuditService.ActivationResult;
+}
