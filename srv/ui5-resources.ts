@@ -31,6 +31,8 @@ export interface Ui5Package {
   propertiesEncoding: 'UTF-8' | 'ISO-8859-1';
   /** UI5 library name from the package's .library file; theme libraries have none. */
   library?: string;
+  /** The library's .library file, absolute. */
+  dotLibraryFile?: string;
 }
 
 /** The subset of the less-openui5 Builder API used here; the package ships no type definitions. */
@@ -74,17 +76,15 @@ function readUi5Yaml(packageDir: string): { src: string; test: string; propertie
   return result;
 }
 
-/** Finds the library name in the first .library file below `root`, searching at most `depth` folders deep. */
-function findLibraryName(root: string, depth = 6): string | undefined {
+/** Finds the first .library file below `root`, searching at most `depth` folders deep. */
+function findDotLibrary(root: string, depth = 6): string | undefined {
   const dotLibrary = path.join(root, '.library');
-  if (fs.existsSync(dotLibrary)) {
-    return /<name>([^<]+)<\/name>/.exec(fs.readFileSync(dotLibrary, 'utf8'))?.[1];
-  }
+  if (fs.existsSync(dotLibrary)) return dotLibrary;
   if (depth === 0) return undefined;
   for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name === 'themes' || entry.name === 'thirdparty') continue;
-    const name = findLibraryName(path.join(root, entry.name), depth - 1);
-    if (name) return name;
+    const found = findDotLibrary(path.join(root, entry.name), depth - 1);
+    if (found) return found;
   }
   return undefined;
 }
@@ -103,13 +103,15 @@ export function findUi5Packages(projectRoot: string = cds.root): Ui5Package[] {
       const sourceRoot = path.join(packageDir, layout.src);
       if (!fs.existsSync(sourceRoot)) continue;
       const testRoot = path.join(packageDir, layout.test);
+      const dotLibraryFile = findDotLibrary(sourceRoot);
       packages.push({
         name: `${scope}/${entry}`,
         version,
         sourceRoot,
         testRoot: fs.existsSync(testRoot) ? testRoot : undefined,
         propertiesEncoding: layout.propertiesEncoding,
-        library: findLibraryName(sourceRoot)
+        library: dotLibraryFile && /<name>([^<]+)<\/name>/.exec(fs.readFileSync(dotLibraryFile, 'utf8'))?.[1],
+        dotLibraryFile
       });
     }
   }
@@ -127,6 +129,39 @@ export function versionInfo(packages: Ui5Package[]): object {
     libraries: packages
       .filter(pkg => pkg.library)
       .map(pkg => ({ name: pkg.library, version: pkg.version, buildTimestamp: '', scmRevision: '' }))
+  };
+}
+
+/**
+ * Builds a library's manifest.json from its .library file: the dependencies and the locales of its
+ * message bundle. The packages ship only .library, and without a manifest the UI5 runtime requests
+ * bundles for locales that do not exist. The UI5 CLI's server generates a fuller manifest the same way.
+ */
+export function libraryManifest(pkg: Ui5Package): object | undefined {
+  if (!pkg.library || !pkg.dotLibraryFile) return undefined;
+  const dotLibrary = fs.readFileSync(pkg.dotLibraryFile, 'utf8');
+  const dependencies: Record<string, { lazy?: boolean }> = {};
+  const dependencyList = /<dependencies>([\s\S]*?)<\/dependencies>/.exec(dotLibrary)?.[1] ?? '';
+  for (const [, dependency] of dependencyList.matchAll(/<dependency>([\s\S]*?)<\/dependency>/g)) {
+    const name = /<libraryName>([^<]+)<\/libraryName>/.exec(dependency)?.[1];
+    if (name) dependencies[name] = /<lazy>\s*true\s*<\/lazy>/.test(dependency) ? { lazy: true } : {};
+  }
+
+  const libraryDir = path.dirname(pkg.dotLibraryFile);
+  const locales = fs
+    .readdirSync(libraryDir)
+    .map(file => /^messagebundle(?:_([A-Za-z_]+))?\.properties$/.exec(file))
+    .filter(match => match !== null)
+    .map(match => match[1] ?? '')
+    .sort();
+  return {
+    _version: '1.21.0',
+    'sap.app': { id: pkg.library, type: 'library', applicationVersion: { version: pkg.version } },
+    'sap.ui': { technology: 'UI5' },
+    'sap.ui5': {
+      dependencies: { libs: dependencies },
+      library: { i18n: locales.length ? { bundleUrl: 'messagebundle.properties', supportedLocales: locales } : false }
+    }
   };
 }
 
@@ -255,6 +290,15 @@ export function mountUi5Resources(app: express.Application, projectRoot: string 
   app.get('/resources/sap-ui-version.json', (_req, res) => {
     res.type('application/json').send(info);
   });
+  for (const pkg of packages) {
+    const manifest = libraryManifest(pkg);
+    const manifestPath = path.relative(pkg.sourceRoot, path.dirname(pkg.dotLibraryFile ?? '')).split(path.sep).join('/');
+    if (!manifest || fs.existsSync(path.join(pkg.sourceRoot, manifestPath, 'manifest.json'))) continue;
+    const body = JSON.stringify(manifest);
+    app.get(`/resources/${manifestPath}/manifest.json`, (_req, res) => {
+      res.type('application/json').send(body);
+    });
+  }
   app.use('/resources', serveThemes(new ThemeCompiler(packages, projectRoot)));
   for (const pkg of packages) {
     app.use('/resources', express.static(pkg.sourceRoot, staticOptions(pkg)));

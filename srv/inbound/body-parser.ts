@@ -39,6 +39,23 @@ function readRaw(req: Request, maxBytes: number): Promise<Buffer | undefined> {
   });
 }
 
+/** Deepest nesting accepted; webhook and workflow bodies are flat objects with small nested parts. */
+const MAX_DEPTH = 32;
+
+/** Measures nesting without recursion, so a hostile body cannot exhaust the stack. */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [current, depth] = stack.pop()!;
+    if (!current || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_DEPTH) return deepest;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 function parse(raw: Buffer | undefined, contentType: string, maxBodyBytes: number): { body?: object; problem?: BodyProblem } {
   if (contentType !== 'application/json') {
     return { problem: { status: 415, code: 'UNSUPPORTED_CONTENT_TYPE',
@@ -60,6 +77,10 @@ function parse(raw: Buffer | undefined, contentType: string, maxBodyBytes: numbe
   } catch (error) {
     return { problem: { status: 400, code: 'INVALID_JSON',
       message: `The body is not valid JSON (${(error as Error).message}); check quotes, commas and brackets` } };
+  }
+  if (depthOf(body) > MAX_DEPTH) {
+    return { problem: { status: 400, code: 'BODY_TOO_DEEP', target: '(body)',
+      message: `The body is nested deeper than ${MAX_DEPTH} levels; send a flat JSON object` } };
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     return { problem: { status: 400, code: 'INVALID_BODY', target: '(body)',

@@ -9,7 +9,7 @@
  * written to Emarsys.
  */
 import cds from '@sap/cds';
-import { InputError } from './validation';
+import { CONTROL_CHARACTERS, InputError } from './validation';
 import { groupMismatch, readScore, type NpsCategory } from './score-rules';
 import { acceptScore } from './intake';
 import { newRoundTrip } from '../upstream/round-trips';
@@ -48,6 +48,7 @@ function optionalString(body: Record<string, unknown>, name: string, maxLength: 
   }
   const text = String(value).trim();
   if (text.length > maxLength) throw new InputError(400, 'INVALID_FIELD', `Field '${name}' is longer than ${maxLength} characters`, name);
+  if (CONTROL_CHARACTERS.test(text)) throw new InputError(400, 'INVALID_FIELD', `Field '${name}' contains control characters; send plain text`, name);
   return text === '' ? undefined : text;
 }
 

@@ -6,6 +6,9 @@ export class InputError extends Error {
   }
 }
 
+/** ASCII control characters; no contact field or id legitimately contains one. */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
 const EMAIL = /^[^\s@"(),:;<>[\]\\]+@[^\s@"(),:;<>[\]\\]+\.[^\s@"(),:;<>[\]\\]+$/;
 
 export interface CampaignKeySettings {
@@ -27,7 +30,7 @@ export function campaignCodeOf(body: Record<string, unknown>): string {
   if (code === undefined || code === null || code === '') {
     throw new InputError(400, 'MISSING_CAMPAIGN', "Field 'campaign' is missing; add it to the Webhook Node Preset as additional data with the campaign code", 'campaign');
   }
-  if (typeof code !== 'string' || code.length > 40) {
+  if (typeof code !== 'string' || code.length > 40 || CONTROL_CHARACTERS.test(code)) {
     throw new InputError(400, 'INVALID_CAMPAIGN', "Field 'campaign' must be a campaign code of at most 40 characters", 'campaign');
   }
   return code.trim();
@@ -42,6 +45,9 @@ function optionalText(body: Record<string, unknown>, names: string[], maxLength:
     }
     if (value.length > maxLength) {
       throw new InputError(400, 'INVALID_FIELD', `Field '${name}' is longer than ${maxLength} characters; shorten it`, name);
+    }
+    if (CONTROL_CHARACTERS.test(value)) {
+      throw new InputError(400, 'INVALID_FIELD', `Field '${name}' contains control characters; send plain text`, name);
     }
     return value.trim();
   }
@@ -69,7 +75,7 @@ export function webhookContactOf(body: Record<string, unknown>, campaign: Campai
   if (campaign.keyFieldId === '3' && !EMAIL.test(contactKey)) {
     throw new InputError(400, 'INVALID_CONTACT_KEY', `Field '${property}' must be an email address because the campaign's Emarsys key field is 3 (email)`, property);
   }
-  if (/[\u0000-\u001f\u007f]/.test(contactKey)) {
+  if (CONTROL_CHARACTERS.test(contactKey)) {
     throw new InputError(400, 'INVALID_CONTACT_KEY', `Field '${property}' contains control characters; send the plain key value`, property);
   }
   if (campaign.keyFieldId === 'id' && !/^\d+$/.test(contactKey)) {

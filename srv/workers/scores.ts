@@ -59,6 +59,17 @@ function chunksOf(scores: any[], size: number): any[][] {
   return chunks;
 }
 
+/** Returns the scores of `chunk` whose contact already holds the same score and category. */
+async function alreadyWritten(campaign: any, chunk: any[], batchId: string): Promise<any[]> {
+  const fields = [campaign.keyFieldId, campaign.scoreFieldId, campaign.categoryFieldId];
+  const contacts = await emarsys.getContactData(campaign.keyFieldId, chunk.map(score => score.contactKey), fields, { batchId });
+  const byKey = new Map(contacts.map(contact => [String(contact[campaign.keyFieldId]), contact]));
+  return chunk.filter(score => {
+    const contact = byKey.get(score.contactKey);
+    return contact && String(contact[campaign.scoreFieldId]) === String(score.score) && contact[campaign.categoryFieldId] === score.npsCategory;
+  });
+}
+
 export async function processScoreBatch(batchId: string): Promise<void> {
   let batch: any;
   try {
@@ -86,6 +97,17 @@ export async function processScoreBatch(batchId: string): Promise<void> {
   LOG.info('Processing score batch', { batch: batchId, campaign: campaign.code, size: pending.length, attempt: batch.attempts });
   try {
     for (const chunk of chunksOf(pending, bridgeConfig().upstream.emarsysMaxBatch)) {
+      // A run that died after its PUT but before storing the outcome left written fields behind: read
+      // them first, so a resumed run writes no field twice.
+      if (batch.attempts > 1) {
+        const written = await alreadyWritten(campaign, chunk, batchId);
+        if (written.length) {
+          LOG.info(`${written.length} scores were already on their contacts; not writing them again`, { batch: batchId });
+          await applyOutcomes(undefined, written.map(score => ({ responseId: score.responseId, invitationId: score.invitation_ID, status: 'stored' })));
+          chunk.splice(0, chunk.length, ...chunk.filter(score => !written.includes(score)));
+          if (!chunk.length) continue;
+        }
+      }
       const contacts = chunk.map(score => ({
         [campaign.keyFieldId]: score.contactKey,
         [campaign.scoreFieldId]: String(score.score),

@@ -1,0 +1,77 @@
+/** Preflight findings, and the conversion of failed upstream calls into findings. */
+import { UpstreamError } from '../upstream/http';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One result of a preflight check; the CDS type AuditService.Finding has the same shape. */
+export interface Finding {
+  severity: Severity;
+  /** Name of the check, such as `emarsys.event` or `qualtrics.survey`. */
+  check: string;
+  /** What the check found, naming the values involved. */
+  found: string;
+  /** What the admin does about it; empty when nothing is to be done. */
+  fix: string;
+}
+
+/** The campaign settings that the preflight checks, as stored in surveybridge.Campaigns. */
+export interface PreflightCampaign {
+  code: string;
+  surveyId: string;
+  directoryId: string;
+  mailingListId: string;
+  linkValidityDays: number;
+  externalEventId: string;
+  keyFieldId: string;
+  scoreFieldId: string;
+  categoryFieldId: string;
+}
+
+export function error(check: string, found: string, fix: string): Finding {
+  return { severity: 'error', check, found, fix };
+}
+
+export function warning(check: string, found: string, fix: string): Finding {
+  return { severity: 'warning', check, found, fix };
+}
+
+export function info(check: string, found: string, fix = ''): Finding {
+  return { severity: 'info', check, found, fix };
+}
+
+const SYSTEM_NAMES = { emarsys: 'Emarsys', qualtrics: 'Qualtrics' } as const;
+
+/**
+ * Converts a failed upstream call into an error finding. `what` names the call in a sentence, such as
+ * "Reading external event 4711". Non-upstream errors are rethrown, because they are bugs, not findings.
+ */
+export function failureFinding(check: string, what: string, failure: unknown): Finding {
+  if (!(failure instanceof UpstreamError)) throw failure;
+  const system = SYSTEM_NAMES[failure.system] ?? failure.system;
+  const found = `${what} failed: ${failure.message}`;
+  if (failure.operation === 'destination') {
+    return error(check, found, `Create or complete the BTP destination '${failure.system}' as the README describes.`);
+  }
+  if (failure.operation === 'token') {
+    return error(check, found, `Check the client id, client secret and token URL of the destination '${failure.system}'.`);
+  }
+  if (failure.status === 401) {
+    return error(check, found, `Check the credentials of the destination '${failure.system}'; ${system} rejected them.`);
+  }
+  if (failure.status === 403) {
+    return error(check, found, `Grant the ${system} API user or client the permission for this call.`);
+  }
+  if (failure.status === undefined) {
+    return error(check, found, `Check the URL of the destination '${failure.system}' and the network path to ${system}, then run the preflight again.`);
+  }
+  if (failure.retryable) {
+    return error(check, found, `${system} failed temporarily; run the preflight again.`);
+  }
+  return error(check, found, `Open the ${system} round trip of this call in the audit trail for the full reply.`);
+}
+
+/** Whether a failed call means that the system rejected the credentials, so further calls are pointless. */
+export function isCredentialFailure(failure: unknown): boolean {
+  if (!(failure instanceof UpstreamError)) return false;
+  return failure.operation === 'destination' || failure.operation === 'token' || failure.status === 401;
+}
