@@ -6,6 +6,7 @@ using { surveybridge as db } from '../db/schema';
  */
 @protocol: 'rest'
 @path: '/inbound'
+@requires: ['WebhookCaller', 'ScoreCaller']
 service InboundService {
 
   type InvitationReceipt {

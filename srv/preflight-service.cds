@@ -25,9 +25,12 @@ extend service AuditService with {
   entity CampaignActivations as projection on db.CampaignActivations;
 }
 
+// The @restrict of Campaigns grants only CRUD events, and CAP rejects bound actions that no @restrict
+// grants, so each action carries its own grant next to @requires.
 extend AuditService.Campaigns with actions {
   /** Runs every preflight check against Emarsys and Qualtrics and returns the findings; changes no data. */
   @requires: 'Admin'
+  @restrict: [{ to: 'Admin' }]
   action preflight() returns many AuditService.Finding;
 
   /**
@@ -35,5 +38,6 @@ extend AuditService.Campaigns with actions {
    * override is true and a reason is given; the activation is recorded in CampaignActivations.
    */
   @requires: 'Admin'
+  @restrict: [{ to: 'Admin' }]
   action activate(override : Boolean, reason : String(1000)) returns AuditService.ActivationResult;
 }

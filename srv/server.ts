@@ -3,6 +3,7 @@ import cds from '@sap/cds';
 import { setGlobalLogLevel } from '@sap-cloud-sdk/util';
 import { inboundBodyParser } from './inbound/body-parser';
 import { mountUi5Resources } from './ui5-resources';
+import { registerPreflight } from './preflight/register'; registerPreflight();
 import { bodyLimit } from './security/body-limit';
 import { securityHeaders } from './security/security-headers';
 

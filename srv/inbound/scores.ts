@@ -17,8 +17,12 @@ import { newRoundTrip } from '../upstream/round-trips';
 const SCORES = 'surveybridge.ScoreResponses';
 const INVITATIONS = 'surveybridge.SurveyInvitations';
 
-/** Invitation statuses that prove the contact was mailed, so a score may go to its Emarsys contact. */
-const MAILED_STATUSES = ['eventTriggered', 'responded', 'scoreStored'];
+/**
+ * Invitation statuses whose link Survey Bridge handed to Emarsys, so a score may go to the contact.
+ * `linkIssued` is included because Emarsys mails during the trigger call, and an answer can arrive
+ * before the worker stored the trigger's outcome.
+ */
+const MAILED_STATUSES = ['linkIssued', 'eventTriggered', 'responded', 'scoreStored'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -34,6 +34,7 @@ class RejectionLog {
   private readonly seen = new Map<string, { loggedAt: number; count: number }>();
 
   record(caller: string, reason: string): void {
+    if (!LOG._warn) return;
     const key = `${caller}|${reason}`;
     const now = Date.now();
     const entry = this.seen.get(key);

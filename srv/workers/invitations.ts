@@ -43,7 +43,14 @@ async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[
   if (!outcomes.length) return;
   await cds.tx(async () => {
     for (const outcome of outcomes) {
-      await UPDATE(INVITATIONS).set(outcome.set).where({ ID: outcome.invitationId });
+      const { status, ...fields } = outcome.set;
+      if (status === 'eventTriggered') {
+        // An answer may have arrived first and moved the invitation on to `responded`; keep that status.
+        await UPDATE(INVITATIONS).set(fields).where({ ID: outcome.invitationId });
+        await UPDATE(INVITATIONS).set({ status }).where({ ID: outcome.invitationId, status: 'linkIssued' });
+      } else {
+        await UPDATE(INVITATIONS).set(outcome.set).where({ ID: outcome.invitationId });
+      }
     }
     if (links.length) await INSERT.into(LINKS).entries(links);
     if (roundTripId) {
