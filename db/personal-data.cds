@@ -34,3 +34,8 @@ annotate surveybridge.RoundTripItems with @PersonalData.EntitySemantics: 'Other'
   invitation @PersonalData.FieldSemantics: 'DataSubjectID';
   message    @PersonalData.IsPotentiallyPersonal;
 };
+
+annotate surveybridge.SurveyLinks with @PersonalData.EntitySemantics: 'Other' {
+  invitation @PersonalData.FieldSemantics: 'DataSubjectID';
+  surveyLink @PersonalData.IsPotentiallySensitive;
+};

@@ -102,7 +102,8 @@ entity SurveyLinks : cuid {
 
 /** A micro-batch claimed by one worker run; its checkpoints let a restarted run resume. */
 entity WorkBatches : cuid, managed {
-  kind                    : String(20) enum { invitations; scores; } not null;
+  /** What the batch holds: invitations to link and trigger, or scores to write back. */
+  contents                : String(20) enum { invitations; scores; } not null;
   campaign                : Association to Campaigns not null;
   size                    : Integer not null;
   status                  : String(20) enum { open; done; failed; } not null default 'open';

@@ -9,6 +9,7 @@ service AdminService {
 
   type ErasureResult {
     invitations    : Integer;
+    surveyLinks    : Integer;
     scoreResponses : Integer;
     roundTripItems : Integer;
     roundTrips     : Integer;

@@ -53,14 +53,14 @@ export default class WorkerService extends cds.Service {
     const invitationSource = () => {
       const { batchSize, flushAgeMs } = bridgeConfig().invitations;
       return {
-        kind: 'invitations' as const, entity: 'surveybridge.SurveyInvitations', key: 'ID', waiting: { status: 'received' }, ageColumn: 'receivedAt',
+        contents: 'invitations' as const, entity: 'surveybridge.SurveyInvitations', key: 'ID', waiting: { status: 'received' }, ageColumn: 'receivedAt',
         batchSize, flushAgeMs, enqueue: (batchId: string) => queued.send('processInvitationBatch', { batchId })
       };
     };
     const scoreSource = () => {
       const { batchSize, flushAgeMs } = bridgeConfig().scores;
       return {
-        kind: 'scores' as const, entity: 'surveybridge.ScoreResponses', key: 'responseId', waiting: { status: 'pending' }, ageColumn: 'receivedAt',
+        contents: 'scores' as const, entity: 'surveybridge.ScoreResponses', key: 'responseId', waiting: { status: 'pending' }, ageColumn: 'receivedAt',
         batchSize: Math.min(batchSize, bridgeConfig().upstream.emarsysMaxBatch), flushAgeMs,
         enqueue: (batchId: string) => queued.send('processScoreBatch', { batchId })
       };

@@ -40,7 +40,10 @@ async function send(route: RouteName, user: User) {
 }
 
 async function counts() {
-  const count = async (entity: string) => Number((await rows(SELECT.one.from(entity).columns('count(1) as count'))).count);
+  const count = async (entity: string) => {
+    const [row] = await rows(SELECT.from(entity).columns('count(1) as count'));
+    return Number(row.count);
+  };
   return {
     invitations: await count('surveybridge.SurveyInvitations'),
     scores: await count('surveybridge.ScoreResponses'),

@@ -71,7 +71,7 @@ async function send(path: string, badCase: BadCase, user: { username: string; pa
       'content-type': badCase.contentType ?? 'application/json',
       authorization: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`
     },
-    body: badCase.body
+    body: badCase.body as BodyInit
   });
   const text = await response.text();
   let json: any;

@@ -2,7 +2,7 @@ import cds from '@sap/cds';
 import { rows, useStack, waitFor } from './support/stack';
 
 const stack = useStack();
-const { SELECT, UPDATE, INSERT } = cds.ql;
+const { SELECT } = cds.ql;
 
 const DAY_MS = 86_400_000;
 let counter = 0;

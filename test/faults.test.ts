@@ -41,10 +41,10 @@ async function inviteContacts(count: number): Promise<string[]> {
 }
 
 async function finalInvitations(ids: string[], timeoutMs = 40_000): Promise<any[]> {
-  return waitFor(async () => {
+  return waitFor<any[] | undefined>(async () => {
     const found = await rows(SELECT.from('surveybridge.SurveyInvitations').where({ ID: { in: ids } }));
     return found.every(row => !['received', 'linkIssued'].includes(row.status)) ? found : undefined;
-  }, timeoutMs, 'every invitation to be final');
+  }, timeoutMs, 'every invitation to be final') as Promise<any[]>;
 }
 
 async function roundTripsSince(startedAt: string, where: Record<string, unknown> = {}): Promise<any[]> {

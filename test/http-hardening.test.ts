@@ -16,7 +16,8 @@ function campaignOfSize(bytes: number) {
 }
 
 async function countOf(entity: string, where: object = {}) {
-  return Number((await rows(SELECT.one.from(entity).columns('count(1) as count').where(where))).count);
+  const [row] = await rows(SELECT.from(entity).columns('count(1) as count').where(where));
+  return Number(row.count);
 }
 
 describe('security headers', () => {

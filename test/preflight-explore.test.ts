@@ -18,7 +18,7 @@ test('explore', async () => {
   await call('POST', `/audit/Campaigns`, { code: 'NEW-1', surveyId: 'SV_SANDBOX000001', directoryId: 'POOL_SANDBOX00001', mailingListId: 'CG_SANDBOX000001', externalEventId: '4711', scoreFieldId: '10001', categoryFieldId: '10002' });
   await call('PATCH', `/audit/Campaigns(ID=${ID},IsActiveEntity=true)`, { active: true });
   const audit: any = cds.services.AuditService;
-  try { await audit.run(UPDATE(audit.entities.Campaigns).set({ active: true }).where({ ID })); console.log('direct ok'); } catch (e: any) { console.log('direct', e.status, e.message); }
-  try { await audit.run(INSERT.into(audit.entities.Campaigns).entries({ code: 'NEW-2', surveyId: 'SV_SANDBOX000001', directoryId: 'POOL_SANDBOX00001', mailingListId: 'CG_SANDBOX000001', externalEventId: '4711', scoreFieldId: '10001', categoryFieldId: '10002' })); console.log('direct insert ok'); } catch (e: any) { console.log('direct insert', e.status, e.message); }
+  try { await audit.run(UPDATE(audit.entities.Campaigns).set({ active: true }).where({ ID })); console.log('direct ok'); } catch (e: any) { console.log('direct', e); }
+  try { await audit.run(INSERT.into(audit.entities.Campaigns).entries({ code: 'NEW-2', surveyId: 'SV_SANDBOX000001', directoryId: 'POOL_SANDBOX00001', mailingListId: 'CG_SANDBOX000001', externalEventId: '4711', scoreFieldId: '10001', categoryFieldId: '10002' })); console.log('direct insert ok'); } catch (e: any) { console.log('direct insert', e); }
   console.log(await cds.tx(() => SELECT.from('surveybridge.Campaigns').columns('code','active','name')));
 });

@@ -52,7 +52,7 @@ annotate db.SurveyInvitations with @title: 'Invitation' {
 
 annotate db.WorkBatches with @title: 'Work Batch' {
   ID                      @title: 'Batch ID';
-  kind                    @title: 'Kind';
+  contents                @title: 'Contents';
   campaign                @title: 'Campaign';
   size                    @title: 'Size';
   status                  @title: 'Status';

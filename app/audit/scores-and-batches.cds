@@ -27,13 +27,13 @@ annotate AuditService.WorkBatches with @(
   UI.HeaderInfo: {
     TypeName      : 'Work Batch',
     TypeNamePlural: 'Work Batches',
-    Title         : { Value: kind },
+    Title         : { Value: contents },
     Description   : { Value: ID }
   },
-  UI.SelectionFields: [ kind, status ],
+  UI.SelectionFields: [ contents, status ],
   UI.LineItem: [
     { Value: createdAt, Label: 'Created At' },
-    { Value: kind },
+    { Value: contents },
     { Value: size },
     { Value: status },
     { Value: attempts },

@@ -7,6 +7,7 @@ import cds from '@sap/cds';
 const LOG = cds.log('erase');
 
 const INVITATIONS = 'surveybridge.SurveyInvitations';
+const LINKS = 'surveybridge.SurveyLinks';
 const SCORES = 'surveybridge.ScoreResponses';
 const ITEMS = 'surveybridge.RoundTripItems';
 const ROUND_TRIPS = 'surveybridge.RoundTrips';
@@ -23,6 +24,7 @@ const CLEARED_ELEMENTS = ['firstName', 'lastName', 'language', 'surveyLink', 'qu
 
 export interface ErasureResult {
   invitations: number;
+  surveyLinks: number;
   scoreResponses: number;
   roundTripItems: number;
   roundTrips: number;
@@ -110,13 +112,16 @@ export async function eraseContact(contactKey: string): Promise<ErasureResult> {
   const invitationIds = invitations.map(invitation => invitation.ID as string);
 
   await eraseInvitations(contactKey, invitations, now);
+  const surveyLinks = invitationIds.length
+    ? Number(await UPDATE(LINKS).set({ surveyLink: null }).where({ invitation_ID: { in: invitationIds } }))
+    : 0;
   const scoreResponses = await eraseScoreResponses(contactKey, invitationIds);
   const roundTripItems = await scrubColumn(ITEMS, 'ID', 'message', contactKey);
   const roundTrips = await scrubColumn(ROUND_TRIPS, 'ID', 'error', contactKey);
   const workBatches = await scrubColumn(BATCHES, 'ID', 'lastError', contactKey);
   await logErasure(contactKey, invitations);
 
-  const result = { invitations: invitations.length, scoreResponses, roundTripItems, roundTrips, workBatches };
+  const result = { invitations: invitations.length, surveyLinks, scoreResponses, roundTripItems, roundTrips, workBatches };
   LOG.info('Contact personal data erased', result);
   return result;
 }

@@ -1,6 +1,6 @@
 /**
  * Retention of personal data: invitations received longer ago than `cds.surveyBridge.retention.invitationDays`
- * (default 400) are deleted with their round-trip items and score responses, and so are round trips,
+ * (default 400) are deleted with their survey links, round-trip items and score responses, and so are round trips,
  * unmatched score responses and finished work batches of the same age. The purge runs from CAP's
  * persistent queue on a schedule, so one run happens per schedule slot however many instances run.
  */
@@ -9,6 +9,7 @@ import cds from '@sap/cds';
 const LOG = cds.log('retention');
 
 const INVITATIONS = 'surveybridge.SurveyInvitations';
+const LINKS = 'surveybridge.SurveyLinks';
 const SCORES = 'surveybridge.ScoreResponses';
 const ITEMS = 'surveybridge.RoundTripItems';
 const ROUND_TRIPS = 'surveybridge.RoundTrips';
@@ -62,6 +63,7 @@ async function idsOf(query: any, key = 'ID'): Promise<string[]> {
 
 async function removeInvitations(ids: string[]): Promise<void> {
   await DELETE.from(ITEMS).where({ invitation_ID: { in: ids } });
+  await DELETE.from(LINKS).where({ invitation_ID: { in: ids } });
   await UPDATE(ROUND_TRIPS).set({ invitation_ID: null }).where({ invitation_ID: { in: ids } });
   await DELETE.from(SCORES).where({ invitation_ID: { in: ids } });
   await DELETE.from(INVITATIONS).where({ ID: { in: ids } });

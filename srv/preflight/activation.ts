@@ -88,8 +88,8 @@ export async function activateCampaign(id: string, request: ActivationRequest, u
   const errors = countOf(findings, 'error');
   if (errors > 0 && !override) {
     throw new ActivationError(409, 'PREFLIGHT_FAILED',
-      `Campaign ${campaign.code} was not activated because the preflight found ${errors} error${errors === 1 ? '' : 's'}. ` +
-      'Fix them and activate again, or activate with override true and a reason.',
+      `Campaign ${campaign.code} was not activated because the preflight found ${errors} error${errors === 1 ? '' : 's'}, listed in the details. ` +
+      'Fix the campaign or the Emarsys and Qualtrics setup and activate again, or activate with override true and a reason.',
       findings.filter(finding => finding.severity === 'error'));
   }
 

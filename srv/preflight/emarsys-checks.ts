@@ -52,6 +52,10 @@ function countOf(value: unknown): number {
   return Array.isArray(value) ? value.length : 0;
 }
 
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** Checks that the external event exists and that a program or email listens to it. */
 async function checkEvent(eventId: string): Promise<Finding[]> {
   let name: string;
@@ -71,7 +75,7 @@ async function checkEvent(eventId: string): Promise<Finding[]> {
     const programs = countOf(usages?.program_ids);
     const emails = countOf(usages?.email_ids);
     const interactions = countOf(usages?.interactions_program_ids);
-    const summary = `${programs} Automation Center programs, ${emails} emails and ${interactions} Interactions programs`;
+    const summary = `${plural(programs, 'Automation Center program')}, ${plural(emails, 'email')} and ${plural(interactions, 'Interactions program')}`;
     if (programs + emails + interactions === 0) {
       // Emarsys accepts triggers of an unused event, but nobody mails the link, or it rejects them with 5005.
       return [found, error('emarsys.eventUsage', `External event ${eventId} '${name}' is used by no program and no email, so triggering it mails nothing.`,

@@ -13,15 +13,19 @@ import { ActivationError, activateCampaign, readCampaign } from './activation';
 
 const LOG = cds.log('preflight');
 
-/** Returns the campaign id of a bound action; rejects calls on a draft, whose settings are not saved yet. */
+/** Returns the campaign id of a bound action on a saved campaign. */
 function campaignIdOf(req: cds.Request): string {
   const [key] = req.params as any[];
   const id = typeof key === 'object' && key !== null ? key.ID : key;
-  if (typeof key === 'object' && key?.IsActiveEntity === false) {
-    req.reject(400, `The ${req.event} action checks saved campaigns; save the draft of campaign ${id}, then run it again.`);
-  }
   if (typeof id !== 'string' || !id) req.reject(400, `The ${req.event} action needs the campaign ID.`);
   return id;
+}
+
+/** Rejects the actions on a draft: they check and change the saved campaign, not unsaved edits. */
+function rejectDraft(req: cds.Request): void {
+  const [key] = req.params as any[];
+  const id = typeof key === 'object' && key !== null ? key.ID : key;
+  req.reject(400, `The ${req.event} action works on saved campaigns; save or discard the draft of campaign ${id}, then call it with IsActiveEntity=true.`);
 }
 
 async function onPreflight(req: cds.Request) {
@@ -77,6 +81,7 @@ export function registerPreflight(): void {
     const campaigns = (audit.entities as any).Campaigns;
     audit.on('preflight', campaigns, onPreflight);
     audit.on('activate', campaigns, onActivate);
+    audit.on(['preflight', 'activate'], campaigns.drafts, rejectDraft);
     audit.before('UPDATE', campaigns, guardUpdate);
     audit.before('CREATE', campaigns, guardCreate);
     audit.before('NEW', campaigns.drafts, startInactive);

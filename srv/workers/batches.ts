@@ -14,7 +14,7 @@ export const WORK_BATCHES = 'surveybridge.WorkBatches';
 export const WORKER_ID = `${os.hostname()}:${process.pid}:${cds.utils.uuid().slice(0, 8)}`;
 
 export interface BatchSource {
-  kind: 'invitations' | 'scores';
+  contents: 'invitations' | 'scores';
   /** Entity whose rows are claimed, and its key column. */
   entity: string;
   key: string;
@@ -60,14 +60,14 @@ async function claimOne(source: BatchSource, campaignId: string): Promise<number
       .orderBy(source.ageColumn)
       .limit(source.batchSize);
     if (!ids.length) return 0;
-    await INSERT.into(WORK_BATCHES).entries({ ID: batchId, kind: source.kind, campaign_ID: campaignId, size: ids.length });
+    await INSERT.into(WORK_BATCHES).entries({ ID: batchId, contents: source.contents, campaign_ID: campaignId, size: ids.length });
     // `batch_ID is null` is checked again, so a row that another instance claimed meanwhile is not taken twice.
     const affected = await UPDATE(source.entity)
       .set({ batch_ID: batchId })
       .where({ [source.key]: { in: ids.map((row: any) => row[source.key]) }, batch_ID: null });
     if (affected !== ids.length) await UPDATE(WORK_BATCHES).set({ size: affected }).where({ ID: batchId });
     await source.enqueue(batchId);
-    LOG.info(`Claimed ${source.kind} batch`, { batch: batchId, campaign: campaignId, size: affected });
+    LOG.info(`Claimed ${source.contents} batch`, { batch: batchId, campaign: campaignId, size: affected });
     return affected;
   });
 }
