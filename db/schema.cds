@@ -73,6 +73,8 @@ entity SurveyInvitations : cuid, managed {
   /** End of the cycle: the link expiry once known, before that receivedAt plus the link validity. */
   cycleEndsAt         : Timestamp not null;
   triggerId           : String(100);
+  /** How often an administrator sent the invitation through the flow again. */
+  replays             : Integer not null default 0;
   emarsysContactId    : String(40);
   receivedAt          : Timestamp not null;
   linkIssuedAt        : Timestamp;

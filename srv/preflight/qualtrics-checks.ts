@@ -18,6 +18,11 @@ interface DeduplicationCriteria {
   phone?: boolean;
 }
 
+/** Joins names as "a", "a and b" or "a, b and c". */
+function listOf(names: string[]): string {
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
 function isNotFound(failure: unknown): boolean {
   return failure instanceof UpstreamError && failure.status === 404;
 }
@@ -92,17 +97,17 @@ function checkDeduplication(directoryId: string, criteria: DeduplicationCriteria
     return error(check, `Directory ${directoryId} has deduplication off, so every invitation import creates another contact.`, fix);
   }
   if (!criteria.externalDataReference) {
-    return error(check, `Directory ${directoryId} deduplicates by ${enabled.join(', ')} but not by externalDataReference, the contact key that Survey Bridge sends as extRef, so contacts get duplicated.`, fix);
+    return error(check, `Directory ${directoryId} deduplicates by ${listOf(enabled)} but not by externalDataReference, the contact key that Survey Bridge sends as extRef, so contacts get duplicated.`, fix);
   }
   const neverSent = enabled.filter(name => name === 'phone' || (name === 'email' && keyFieldId !== '3'));
   if (neverSent.length) {
-    return error(check, `Directory ${directoryId} also deduplicates by ${neverSent.join(', ')}, which Survey Bridge does not send, so every import creates another contact.`, fix);
+    return error(check, `Directory ${directoryId} also deduplicates by ${listOf(neverSent)}, which Survey Bridge does not send, so every import creates another contact.`, fix);
   }
   const optional = enabled.filter(name => name === 'firstName' || name === 'lastName');
   if (optional.length) {
-    return warning(check, `Directory ${directoryId} also deduplicates by ${optional.join(', ')}; a contact whose name is missing or changed in Emarsys is created again.`, fix);
+    return warning(check, `Directory ${directoryId} also deduplicates by ${listOf(optional)}; a contact whose name is missing or changed in Emarsys is created again.`, fix);
   }
-  return info(check, `Directory ${directoryId} deduplicates by ${enabled.join(', ')}, which matches the extRef that Survey Bridge sends.`);
+  return info(check, `Directory ${directoryId} deduplicates by ${listOf(enabled)}, which matches the extRef that Survey Bridge sends.`);
 }
 
 /** Checks the directory, its deduplication criteria and the mailing list inside it. */

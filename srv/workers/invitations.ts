@@ -167,7 +167,7 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
         }
         outcomes.push({
           invitationId: invitation.ID,
-          set: { ...common, status: 'linkIssued', surveyLink: link.link, linkExpiresAt: expiresAt, linkIssuedAt: now, ...(expiresAt ? { cycleEndsAt: expiresAt } : {}), triggerId: triggerIdOf(invitation.ID) },
+          set: { ...common, status: 'linkIssued', surveyLink: link.link, linkExpiresAt: expiresAt, linkIssuedAt: now, ...(expiresAt ? { cycleEndsAt: expiresAt } : {}), triggerId: invitation.triggerId ?? triggerIdOf(invitation.ID) },
           item: { outcome: 'linkIssued' }
         });
       }

@@ -1,0 +1,17 @@
+using { AdminService } from './admin-service';
+
+extend service AdminService with {
+
+  type ReplayResult {
+    invitations : Integer;
+    scores      : Integer;
+  }
+
+  /**
+   * Sends failed invitations or failed score writes through their flow again. `target` is
+   * `invitations` or `scores`; `campaign` (a campaign code), `statuses` and `ids` (invitation IDs or
+   * response IDs) narrow the selection. Each replay is recorded as new round trips on the same
+   * invitation.
+   */
+  action replay(target : String(20) not null, campaign : String(40), statuses : many String(30), ids : many String(60)) returns ReplayResult;
+}
