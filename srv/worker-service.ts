@@ -6,7 +6,7 @@ import { processScoreBatch } from './workers/scores';
 
 const LOG = cds.log('workers');
 
-/** The queue timeout: a message in processing for longer counts as abandoned. */
+/** Reads the queue timeout: a message in processing for longer counts as abandoned. */
 function queueTimeoutMs(): number {
   return (cds.utils as any).ms4(cds.env.requires.queue?.timeout ?? '1h');
 }

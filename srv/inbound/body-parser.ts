@@ -6,7 +6,7 @@
 import type { Request, Response, NextFunction } from 'express';
 import { bridgeConfig } from '../lib/config';
 
-/** A body problem found before CAP's authentication ran; the action handler answers it after the auth check. */
+/** A body problem found before CAP's authentication ran; the action handler rejects it after the auth check. */
 export interface BodyProblem {
   status: number;
   code: string;
@@ -90,7 +90,7 @@ function parse(raw: Buffer | undefined, contentType: string, maxBodyBytes: numbe
 }
 
 /**
- * Express middleware for POST /inbound/<action>. It never answers itself: a problem is attached to
+ * Express middleware for POST /inbound/<action>. It never sends a response itself: a problem is attached to
  * the request and the body replaced by an empty object, so authentication still runs first and the
  * action handler records and rejects the call.
  */

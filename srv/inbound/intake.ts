@@ -1,6 +1,6 @@
 /**
  * Durable intake of inbound calls with group commit: calls that arrive together are written in one
- * transaction, and each caller gets its answer only after that transaction committed. One SQLite
+ * transaction, and each caller gets its response only after that transaction committed. One SQLite
  * commit per call would cap intake at a few hundred calls per second; one per group does not.
  */
 import cds from '@sap/cds';
@@ -53,7 +53,7 @@ interface Job {
   reject: (error: unknown) => void;
 }
 
-/** What one group transaction collects before it writes. */
+/** Work that one group transaction collects before it writes. */
 export class GroupWork {
   readonly invitationRequests: Array<{ request: InvitationRequest; done: (receipt: InvitationReceipt) => void }> = [];
   readonly scoreRequests: ScoreRequest[] = [];

@@ -19,7 +19,7 @@ const INVITATIONS = 'surveybridge.SurveyInvitations';
 
 /**
  * Invitation statuses whose link Survey Bridge handed to Emarsys, so a score may go to the contact.
- * `linkIssued` is included because Emarsys mails during the trigger call, and an answer can arrive
+ * `linkIssued` is included because Emarsys mails during the trigger call, and a response can arrive
  * before the worker stored the trigger's outcome.
  */
 const MAILED_STATUSES = ['linkIssued', 'eventTriggered', 'responded', 'scoreStored'];
@@ -79,7 +79,9 @@ export function scoreRequestOf(body: Record<string, unknown>, started: number): 
   }
   const raw = body.nps;
   const reading = readScore(raw);
-  const rawScore = raw === undefined || raw === null ? null : typeof raw === 'string' ? raw.slice(0, 100) : JSON.stringify(raw).slice(0, 100);
+  let rawScore: string | null = null;
+  if (typeof raw === 'string') rawScore = raw.slice(0, 100);
+  else if (raw !== undefined && raw !== null) rawScore = JSON.stringify(raw).slice(0, 100);
   if (reading.valid) {
     const mismatch = groupMismatch(body.npsGroup, reading.category);
     if (mismatch) throw new InputError(400, 'NPS_GROUP_MISMATCH', `Field 'npsGroup': ${mismatch}; map npsGroup to the NPS group of the same question`, 'npsGroup');

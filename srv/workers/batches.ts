@@ -20,7 +20,7 @@ export interface BatchSource {
   key: string;
   /** Condition of a waiting row, besides `batch_ID is null`. */
   waiting: Record<string, unknown>;
-  /** Column that orders waiting rows and tells their age. */
+  /** Column that orders waiting rows and gives their age. */
   ageColumn: string;
   batchSize: number;
   flushAgeMs: number;

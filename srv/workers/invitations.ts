@@ -29,7 +29,7 @@ interface Outcome {
   item: { outcome: string; code?: string; message?: string };
 }
 
-/** The trigger_id of an invitation: stable across retries so Emarsys drops a repeated trigger. */
+/** Derives the trigger_id of an invitation; it stays the same across retries, so Emarsys drops a repeated trigger. */
 export function triggerIdOf(invitationId: string): string {
   return `sb-${invitationId}`;
 }
@@ -45,7 +45,7 @@ async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[
     for (const outcome of outcomes) {
       const { status, ...fields } = outcome.set;
       if (status === 'eventTriggered') {
-        // An answer may have arrived first and moved the invitation on to `responded`; keep that status.
+        // A survey response may have arrived first and moved the invitation on to `responded`, so that status stays.
         await UPDATE(INVITATIONS).set(fields).where({ ID: outcome.invitationId });
         await UPDATE(INVITATIONS).set({ status }).where({ ID: outcome.invitationId, status: 'linkIssued' });
       } else {
@@ -90,7 +90,7 @@ async function waitForImport(campaign: any, importId: string, context: { batchId
 async function syncContacts(batch: any, campaign: any): Promise<any> {
   const context = { batchId: batch.ID };
   // An import that was sent but never confirmed may have added transactions to the old transaction
-  // batch; a new transaction batch keeps each contact at exactly one link.
+  // batch. A new transaction batch keeps each contact at exactly one link.
   if (batch.importRequestedAt) batch.transactionBatchId = null;
   const invitations = await loadInvitations(batch.ID, ['received']);
   if (!invitations.length) return batch;

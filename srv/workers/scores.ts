@@ -1,7 +1,7 @@
 /**
- * Writes stored scores to the Emarsys contacts of one batch: score and category into the campaign's
- * field ids with PUT /contact (never create_if_not_exists), at most 1,000 contacts a call, and each
- * response's own outcome from the per-contact errors of the reply.
+ * Writes stored scores to the Emarsys contacts of one batch. Score and category go into the campaign's
+ * field ids with PUT /contact, never with create_if_not_exists, at most 1,000 contacts a call. Each
+ * response gets its own outcome from the per-contact errors of the reply.
  */
 import cds from '@sap/cds';
 import { bridgeConfig } from '../lib/config';
@@ -59,7 +59,7 @@ function chunksOf(scores: any[], size: number): any[][] {
   return chunks;
 }
 
-/** Returns the scores of `chunk` whose contact already holds the same score and category. */
+/** Returns the scores of `chunk` whose contact already has the same score and category. */
 async function alreadyWritten(campaign: any, chunk: any[], batchId: string): Promise<any[]> {
   const fields = [campaign.keyFieldId, campaign.scoreFieldId, campaign.categoryFieldId];
   const contacts = await emarsys.getContactData(campaign.keyFieldId, chunk.map(score => score.contactKey), fields, { batchId });
