@@ -7,8 +7,9 @@ extend service AuditService with {
     severity : String(10) enum { error; warning; info; };
     /** Name of the check, such as emarsys.event or qualtrics.survey. */
     check    : String(60);
+    /** Result of the check, naming the values involved. */
     found    : String(1000);
-    /** What the admin does about it; empty for findings that need nothing. */
+    /** Action for the admin, empty when none is needed. */
     fix      : String(1000);
   }
 
@@ -16,6 +17,7 @@ extend service AuditService with {
   type ActivationResult {
     activation : UUID;
     active     : Boolean;
+    /** True when the campaign went live despite error findings. */
     override   : Boolean;
     findings   : many Finding;
   }
@@ -28,14 +30,14 @@ extend service AuditService with {
 // The @restrict of Campaigns grants only CRUD events, and CAP rejects bound actions that no @restrict
 // grants, so each action carries its own grant next to @requires.
 extend AuditService.Campaigns with actions {
-  /** Runs every preflight check against Emarsys and Qualtrics and returns the findings; changes no data. */
+  /** Runs every preflight check against Emarsys and Qualtrics and returns the findings. Changes no data. */
   @requires: 'Admin'
   @restrict: [{ to: 'Admin' }]
   action preflight() returns many AuditService.Finding;
 
   /**
    * Runs the preflight and sets the campaign active. Error findings block activation with 409 unless
-   * override is true and a reason is given; the activation is recorded in CampaignActivations.
+   * override is true and a reason is given. Each activation is recorded in CampaignActivations.
    */
   @requires: 'Admin'
   @restrict: [{ to: 'Admin' }]

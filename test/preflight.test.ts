@@ -85,7 +85,7 @@ async function activationsOf(id: string): Promise<any[]> {
   return rows(SELECT.from(ACTIVATIONS).where({ campaign_ID: id }));
 }
 
-/** Sends a request as admin with any method; the stack helpers cover only GET and POST. */
+/** Sends a request as admin with any method, because the stack helpers cover only GET and POST. */
 async function adminRequest(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${stack.url}${path}`, {
     method,
@@ -371,7 +371,7 @@ describe('preflight checks', () => {
     ['email without extRef', { externalDataReference: false, email: true }, '3', 'error', /not by externalDataReference/],
     ['phone, never sent', { phone: true }, '3', 'error', /phone, which Survey Bridge does not send/],
     ['email with a non-email key', { email: true }, '15', 'error', /email, which Survey Bridge does not send/],
-    ['first name', { firstName: true }, '3', 'warning', /firstName; a contact whose name/],
+    ['first name', { firstName: true }, '3', 'warning', /firstName, so a contact whose name/],
     ['email with the email key', { email: true }, '3', 'info', /by email and externalDataReference, which matches/]
   ] as const)('deduplication by %s', async (_name, criteria, keyFieldId, severity, found) => {
     stack.qualtrics.setOptions({ deduplicationCriteria: { ...DEFAULT_DEDUPLICATION, ...criteria } });
@@ -404,7 +404,7 @@ describe('preflight checks', () => {
     expect(validity.found).toMatch(found);
     expect(checksOf(findings, 'error')).toEqual(['campaign.linkValidity']);
 
-    // The upstream checks still run, so the admin sees every problem at once.
+    // The upstream checks still run, so one preflight reports every problem.
     const trips = await tripsSince(mark);
     for (const operation of UPSTREAM_OPERATIONS) expect(tripsOf(trips, operation)).toHaveLength(1);
   });
@@ -454,9 +454,9 @@ describe('preflight checks', () => {
     const credentials = findingOf(response.body.value, 'qualtrics.credentials');
     expect(credentials.severity).toBe('error');
     expect(credentials.found).toMatch(/whoami failed: qualtrics preflightWhoami returned HTTP 5\d\d/);
-    expect(credentials.fix).toMatch(/run the preflight again/);
+    expect(credentials.fix).toMatch(/failed temporarily\. Run the preflight again/);
 
-    // Preflight calls are never retried, so one failure costs one round trip.
+    // Preflight calls are not retried, so one failure costs one round trip.
     const whoami = tripsOf(await tripsSince(mark), 'preflightWhoami');
     expect(whoami).toHaveLength(1);
     expect(whoami[0].httpStatus).toBeGreaterThanOrEqual(500);

@@ -1,7 +1,7 @@
 /**
- * Campaign activation through the preflight. SQLite serves every transaction through one connection, so
- * the campaign is read in a short transaction of its own and the request's transaction touches the
- * database only after the last upstream call; otherwise recording a round trip would wait forever.
+ * Campaign activation through the preflight. SQLite serves every transaction through one connection.
+ * So the campaign is read in a short transaction of its own, and the request's transaction touches the
+ * database only after the last upstream call, because recording a round trip would wait forever otherwise.
  */
 import cds from '@sap/cds';
 import { runPreflight, type Finding, type PreflightCampaign } from './checks';
@@ -30,7 +30,7 @@ export interface ActivationResult {
   findings: Finding[];
 }
 
-/** An activation that must not happen; `status` is the HTTP status of the reply. */
+/** A rejected activation, with `status` as the HTTP status of the reply. */
 export class ActivationError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly findings: Finding[] = []) {
     super(message);
@@ -55,10 +55,10 @@ function validateRequest(campaignCode: string, request: ActivationRequest): { ov
   const override = request.override === true;
   const reason = typeof request.reason === 'string' && request.reason.trim() ? request.reason.trim() : null;
   if (override && !reason) {
-    throw new ActivationError(400, 'OVERRIDE_REASON_MISSING', `Activating campaign ${campaignCode} with override needs a reason; give one in the reason parameter.`);
+    throw new ActivationError(400, 'OVERRIDE_REASON_MISSING', `Activating campaign ${campaignCode} with override needs a reason. Send it in the reason parameter.`);
   }
   if (reason && reason.length > MAX_REASON_LENGTH) {
-    throw new ActivationError(400, 'OVERRIDE_REASON_TOO_LONG', `The reason has ${reason.length} characters; shorten it to ${MAX_REASON_LENGTH}.`);
+    throw new ActivationError(400, 'OVERRIDE_REASON_TOO_LONG', `The reason has ${reason.length} characters. Shorten it to at most ${MAX_REASON_LENGTH}.`);
   }
   return { override, reason };
 }
@@ -77,11 +77,11 @@ export async function activateCampaign(id: string, request: ActivationRequest, u
   if (!campaign) throw new ActivationError(404, 'CAMPAIGN_NOT_FOUND', `Campaign ${id} does not exist.`);
   const { override, reason } = validateRequest(campaign.code, request);
   if (campaign.active) {
-    throw new ActivationError(409, 'CAMPAIGN_ALREADY_ACTIVE', `Campaign ${campaign.code} is already active; run the preflight action to check it again.`);
+    throw new ActivationError(409, 'CAMPAIGN_ALREADY_ACTIVE', `Campaign ${campaign.code} is already active. Run the preflight action to check it again.`);
   }
   if (draftEditor !== undefined) {
     throw new ActivationError(409, 'CAMPAIGN_DRAFT_OPEN',
-      `Campaign ${campaign.code} has an unsaved draft of user ${draftEditor ?? 'unknown'}; save or discard the draft, then activate the campaign.`);
+      `Campaign ${campaign.code} has an unsaved draft of user ${draftEditor ?? 'unknown'}. Save or discard the draft, then activate the campaign.`);
   }
 
   const findings = await runPreflight(campaign);
@@ -96,7 +96,7 @@ export async function activateCampaign(id: string, request: ActivationRequest, u
   // The campaign must still be inactive and unchanged, so the findings describe the settings that go live.
   const updated = await UPDATE(CAMPAIGNS).set({ active: true }).where({ ID: id, active: false, modifiedAt: campaign.modifiedAt });
   if (!updated) {
-    throw new ActivationError(409, 'CAMPAIGN_CHANGED', `Campaign ${campaign.code} changed while the preflight ran; activate it again.`);
+    throw new ActivationError(409, 'CAMPAIGN_CHANGED', `Campaign ${campaign.code} changed while the preflight ran. Activate it again.`);
   }
   const activation = {
     ID: cds.utils.uuid(),

@@ -1,4 +1,4 @@
-/** Checks of the campaign settings themselves; they need no upstream call. */
+/** Checks of the campaign settings themselves, which need no upstream call. */
 import cds from '@sap/cds';
 import { bridgeConfig } from '../lib/config';
 import { error, info, type Finding, type PreflightCampaign } from './findings';
@@ -9,8 +9,8 @@ const DAY_MS = 86_400_000;
 
 /**
  * Default of `cds.surveyBridge.preflight.maxLinkValidityDays`.
- * NOTE: Qualtrics documents no maximum lifetime for individual links (its UI proposes 60 days), so this
- * default is an assumption; set the setting once the tenant's maximum is known.
+ * NOTE: Qualtrics documents no maximum lifetime for individual links, and its UI proposes 60 days. This
+ * default is an assumption, so set the setting once the tenant's maximum is known.
  */
 export const DEFAULT_MAX_LINK_VALIDITY_DAYS = 365;
 
@@ -34,7 +34,7 @@ export function maxLinkValidityDays(): number {
   if (configured === undefined) return DEFAULT_MAX_LINK_VALIDITY_DAYS;
   const value = Number(configured);
   if (Number.isInteger(value) && value > 0) return value;
-  LOG.warn(`Invalid cds.surveyBridge.preflight.maxLinkValidityDays ${JSON.stringify(configured)}; using ${DEFAULT_MAX_LINK_VALIDITY_DAYS}`);
+  LOG.warn(`Invalid cds.surveyBridge.preflight.maxLinkValidityDays ${JSON.stringify(configured)}, so the default ${DEFAULT_MAX_LINK_VALIDITY_DAYS} applies. Set a whole number of days above 0.`);
   return DEFAULT_MAX_LINK_VALIDITY_DAYS;
 }
 
@@ -56,7 +56,7 @@ function checkLinkValidity(campaign: PreflightCampaign): Finding {
     return error(check, `Links valid for ${days} days expire within the expiry margin of ${marginHours} hours, so Survey Bridge would discard every link before mailing it.`,
       `Set linkValidityDays above ${marginHours / 24} days, or lower cds.surveyBridge.invitations.linkExpiryMarginMs.`);
   }
-  return info(check, `Links are valid for ${days} days; the maximum is ${max} days.`);
+  return info(check, `Links are valid for ${days} days, within the maximum of ${max} days.`);
 }
 
 function checkFieldId(check: string, label: string, value: unknown, allowInternal: boolean): Finding | undefined {
@@ -78,7 +78,7 @@ function checkDistinctFields(campaign: PreflightCampaign): Finding | undefined {
     'Use a separate Emarsys field for the contact key, the score and the category.');
 }
 
-/** Returns the findings about the campaign settings; an empty list means they are well formed. */
+/** Checks the campaign settings and returns the findings, with one info finding for the link validity. */
 export function checkCampaignSettings(campaign: PreflightCampaign): Finding[] {
   const findings: Array<Finding | undefined> = [
     checkLinkValidity(campaign),

@@ -1,7 +1,7 @@
 /**
  * Campaign preflight: checks a campaign's settings against Emarsys and Qualtrics before it goes live.
- * Every upstream call goes through callUpstream, so each one is a RoundTrips row; the checks themselves
- * write nothing else. An upstream failure becomes an error finding instead of an exception.
+ * Every upstream call goes through callUpstream, so each one is a RoundTrips row. The checks write
+ * nothing else, and an upstream failure becomes an error finding instead of an exception.
  */
 import cds from '@sap/cds';
 import { checkCampaignSettings } from './campaign-checks';

@@ -5,8 +5,8 @@ import { isInternalKeyId, isNumericId } from './campaign-checks';
 import { error, failureFinding, info, isCredentialFailure, warning, type Finding, type PreflightCampaign } from './findings';
 
 /**
- * Preflight calls are not retried: the admin waits for the answer and can run the preflight again,
- * while retries with backoff would hold the request for up to maxBackoffMs per call.
+ * Preflight calls are not retried, because the admin waits for the reply and can run the preflight
+ * again. Retries with backoff would hold the request for up to maxBackoffMs per call.
  */
 const CALL = { retry: false };
 
@@ -30,8 +30,8 @@ interface EmarsysField {
 }
 
 /**
- * Calls GET settings, the cheapest authenticated read. Returns the finding and whether further calls
- * can succeed; a 403 still proves the credentials, because Emarsys checks them before the permission.
+ * Calls GET settings, the cheapest authenticated read, and returns the finding and whether further calls
+ * can succeed. A 403 still proves the credentials, because Emarsys checks them before the permission.
  */
 async function checkCredentials(): Promise<{ finding: Finding; usable: boolean }> {
   const check = 'emarsys.credentials';
@@ -40,7 +40,7 @@ async function checkCredentials(): Promise<{ finding: Finding; usable: boolean }
     return { finding: info(check, `Emarsys accepted the credentials for account ${settings?.name ?? '(no name)'} (id ${settings?.id ?? 'unknown'}).`), usable: true };
   } catch (failure) {
     if (failure instanceof UpstreamError && failure.status === 403) {
-      return { finding: info(check, 'Emarsys accepted the credentials; the API user may not read the account settings, which Survey Bridge does not need.'), usable: true };
+      return { finding: info(check, 'Emarsys accepted the credentials. The API user may not read the account settings, which Survey Bridge does not need.'), usable: true };
     }
     const finding = failureFinding(check, 'Checking the Emarsys credentials with GET settings', failure);
     if (isCredentialFailure(failure)) finding.fix += ' The other Emarsys checks run once the credentials work.';
@@ -77,7 +77,7 @@ async function checkEvent(eventId: string): Promise<Finding[]> {
     const interactions = countOf(usages?.interactions_program_ids);
     const summary = `${plural(programs, 'Automation Center program')}, ${plural(emails, 'email')} and ${plural(interactions, 'Interactions program')}`;
     if (programs + emails + interactions === 0) {
-      // Emarsys accepts triggers of an unused event, but nobody mails the link, or it rejects them with 5005.
+      // Emarsys accepts a trigger of an unused event without sending mail, or rejects it with 5005.
       return [found, error('emarsys.eventUsage', `External event ${eventId} '${name}' is used by no program and no email, so triggering it mails nothing.`,
         'Use the event as the entry point of an active Automation Center program or of a launched on-event email, then run the preflight again.')];
     }
@@ -103,7 +103,7 @@ function checkKeyField(keyFieldId: string, fields: Map<string, EmarsysField>): F
       'Set keyFieldId to an existing field that identifies contacts, such as 3 (email).');
   }
   if (keyFieldId !== EMAIL_FIELD_ID) {
-    return warning(check, `Key field is ${describeField(field)}; Emarsys finds contacts by a key other than email only when the field is indexed.`,
+    return warning(check, `Key field is ${describeField(field)}. Emarsys finds contacts by a key other than email only when the field is indexed.`,
       'Ask Emarsys support to confirm that the field is indexed, because the preflight cannot check it.');
   }
   return info(check, `Key field is ${describeField(field)}.`);
@@ -113,19 +113,19 @@ function checkValueField(check: string, role: 'Score' | 'Category', fieldId: str
   if (!isNumericId(fieldId)) return undefined;
   const field = fields.get(fieldId);
   const setting = role === 'Score' ? 'scoreFieldId' : 'categoryFieldId';
-  const wanted = role === 'Score' ? 'a numeric custom field' : 'a text custom field (shorttext, longtext or largetext)';
+  const expectedField = role === 'Score' ? 'a numeric custom field' : 'a text custom field (shorttext, longtext or largetext)';
   if (!field) {
-    return error(check, `${role} field ${fieldId} does not exist in Emarsys.`, `Create ${wanted} in Emarsys or set ${setting} to an existing one.`);
+    return error(check, `${role} field ${fieldId} does not exist in Emarsys.`, `Create ${expectedField} in Emarsys or set ${setting} to an existing one.`);
   }
   if (READ_ONLY_FIELD_IDS.has(fieldId)) {
-    return error(check, `${role} field ${describeField(field)} is a read-only standard field.`, `Set ${setting} to ${wanted}.`);
+    return error(check, `${role} field ${describeField(field)} is a read-only standard field.`, `Set ${setting} to ${expectedField}.`);
   }
   const fits = role === 'Score' ? field.application_type === 'numeric' : TEXT_FIELD_TYPES.has(field.application_type);
   if (!fits) {
     const because = role === 'Score'
-      ? 'Emarsys segments compare scores only in numeric fields'
-      : 'Emarsys stores the category names detractor, passive and promoter only in text fields';
-    return error(check, `${role} field ${describeField(field)} has the wrong type; ${because}.`, `Set ${setting} to ${wanted}.`);
+      ? 'Survey Bridge writes the score as a number, which segments compare as a number only in a numeric field'
+      : 'Survey Bridge writes the category as the text detractor, passive or promoter';
+    return error(check, `${role} field ${describeField(field)} has the wrong type, because ${because}.`, `Set ${setting} to ${expectedField}.`);
   }
   return info(check, `${role} field is ${describeField(field)}.`);
 }
@@ -149,7 +149,7 @@ async function checkFields(campaign: PreflightCampaign): Promise<Finding[]> {
   return findings.filter((finding): finding is Finding => finding !== undefined);
 }
 
-/** Runs the Emarsys checks; after rejected credentials only the credential finding is returned. */
+/** Runs the Emarsys checks. When Emarsys rejects the credentials, only that finding is returned. */
 export async function checkEmarsys(campaign: PreflightCampaign): Promise<Finding[]> {
   const credentials = await checkCredentials();
   if (!credentials.usable) return [credentials.finding];

@@ -3,14 +3,14 @@ import { UpstreamError } from '../upstream/http';
 
 export type Severity = 'error' | 'warning' | 'info';
 
-/** One result of a preflight check; the CDS type AuditService.Finding has the same shape. */
+/** One result of a preflight check, in the shape of the CDS type AuditService.Finding. */
 export interface Finding {
   severity: Severity;
   /** Name of the check, such as `emarsys.event` or `qualtrics.survey`. */
   check: string;
-  /** What the check found, naming the values involved. */
+  /** Result of the check, naming the values involved. */
   found: string;
-  /** What the admin does about it; empty when nothing is to be done. */
+  /** Action for the admin, empty when none is needed. */
   fix: string;
 }
 
@@ -42,13 +42,13 @@ export function info(check: string, found: string, fix = ''): Finding {
 const SYSTEM_NAMES = { emarsys: 'Emarsys', qualtrics: 'Qualtrics' } as const;
 
 /**
- * Converts a failed upstream call into an error finding. `what` names the call in a sentence, such as
- * "Reading external event 4711". Non-upstream errors are rethrown, because they are bugs, not findings.
+ * Converts a failed upstream call into an error finding. `callDescription` names the call at the start
+ * of a sentence, such as "Reading external event 4711". Other errors are rethrown, because they are bugs.
  */
-export function failureFinding(check: string, what: string, failure: unknown): Finding {
+export function failureFinding(check: string, callDescription: string, failure: unknown): Finding {
   if (!(failure instanceof UpstreamError)) throw failure;
   const system = SYSTEM_NAMES[failure.system] ?? failure.system;
-  const found = `${what} failed: ${failure.message}`;
+  const found = `${callDescription} failed: ${failure.message}`;
   if (failure.operation === 'destination') {
     return error(check, found, `Create or complete the BTP destination '${failure.system}' as the README describes.`);
   }
@@ -56,7 +56,7 @@ export function failureFinding(check: string, what: string, failure: unknown): F
     return error(check, found, `Check the client id, client secret and token URL of the destination '${failure.system}'.`);
   }
   if (failure.status === 401) {
-    return error(check, found, `Check the credentials of the destination '${failure.system}'; ${system} rejected them.`);
+    return error(check, found, `Check the credentials of the destination '${failure.system}', because ${system} rejected them.`);
   }
   if (failure.status === 403) {
     return error(check, found, `Grant the ${system} API user or client the permission for this call.`);
@@ -65,12 +65,12 @@ export function failureFinding(check: string, what: string, failure: unknown): F
     return error(check, found, `Check the URL of the destination '${failure.system}' and the network path to ${system}, then run the preflight again.`);
   }
   if (failure.retryable) {
-    return error(check, found, `${system} failed temporarily; run the preflight again.`);
+    return error(check, found, `${system} failed temporarily. Run the preflight again.`);
   }
   return error(check, found, `Open the ${system} round trip of this call in the audit trail for the full reply.`);
 }
 
-/** Whether a failed call means that the system rejected the credentials, so further calls are pointless. */
+/** Returns true when a failed call shows that the system rejected the credentials, so no further call can succeed. */
 export function isCredentialFailure(failure: unknown): boolean {
   if (!(failure instanceof UpstreamError)) return false;
   return failure.operation === 'destination' || failure.operation === 'token' || failure.status === 401;

@@ -3,7 +3,7 @@ import { getQualtrics } from '../upstream/qualtrics';
 import { UpstreamError } from '../upstream/http';
 import { error, failureFinding, info, isCredentialFailure, warning, type Finding, type PreflightCampaign } from './findings';
 
-/** Preflight calls are not retried, for the same reason as the Emarsys checks: the admin is waiting. */
+/** Preflight calls are not retried, because the admin waits for the reply and can run the preflight again. */
 const CALL = { retry: false };
 
 /** Qualtrics proxies a request sent to another datacenter and names the brand's own host in meta.notice. */
@@ -40,7 +40,7 @@ function datacenterFinding(notice: string): Finding {
   return warning('qualtrics.datacenter', `Qualtrics proxied the request to another datacenter: "${notice}"`, fix);
 }
 
-/** Calls whoami; returns the findings and whether further calls can succeed. */
+/** Calls whoami and returns the findings and whether further calls can succeed. */
 async function checkCredentials(): Promise<{ findings: Finding[]; usable: boolean }> {
   const check = 'qualtrics.credentials';
   try {
@@ -59,7 +59,7 @@ async function checkCredentials(): Promise<{ findings: Finding[]; usable: boolea
   }
 }
 
-/** Checks that the survey exists and is active; Qualtrics creates no distribution for an inactive survey. */
+/** Checks that the survey exists and is active, because Qualtrics creates no distribution for an inactive survey. */
 async function checkSurvey(surveyId: string): Promise<Finding> {
   const check = 'qualtrics.survey';
   let survey: any;
@@ -83,7 +83,7 @@ async function checkSurvey(surveyId: string): Promise<Finding> {
  * Checks the deduplication criteria against the import: Survey Bridge always sends extRef (the contact
  * key), sends email only when the key field is 3 (email), sends names only when the webhook has them,
  * and never sends a phone number.
- * NOTE: how Qualtrics combines several criteria is not documented; this assumes that a contact matches
+ * NOTE: how Qualtrics combines several criteria is not documented. This assumes that a contact matches
  * only when every enabled field is present and equal, as the sandbox does.
  */
 function checkDeduplication(directoryId: string, criteria: DeduplicationCriteria | undefined, keyFieldId: string): Finding {
@@ -105,7 +105,7 @@ function checkDeduplication(directoryId: string, criteria: DeduplicationCriteria
   }
   const optional = enabled.filter(name => name === 'firstName' || name === 'lastName');
   if (optional.length) {
-    return warning(check, `Directory ${directoryId} also deduplicates by ${listOf(optional)}; a contact whose name is missing or changed in Emarsys is created again.`, fix);
+    return warning(check, `Directory ${directoryId} also deduplicates by ${listOf(optional)}, so a contact whose name is missing or changed in Emarsys is created again.`, fix);
   }
   return info(check, `Directory ${directoryId} deduplicates by ${listOf(enabled)}, which matches the extRef that Survey Bridge sends.`);
 }
@@ -142,7 +142,7 @@ async function checkDirectory(campaign: PreflightCampaign): Promise<Finding[]> {
   return findings;
 }
 
-/** Runs the Qualtrics checks; after rejected credentials only the credential findings are returned. */
+/** Runs the Qualtrics checks. When Qualtrics rejects the credentials, only those findings are returned. */
 export async function checkQualtrics(campaign: PreflightCampaign): Promise<Finding[]> {
   const credentials = await checkCredentials();
   if (!credentials.usable) return credentials.findings;

@@ -2,10 +2,10 @@
  * Handlers of the preflight and activate actions of AuditService.Campaigns, and the guard that keeps
  * campaigns from going live without the preflight.
  *
- * Saving a campaign (draft activation, PATCH or UPDATE) never switches `active` from false to true; it is
- * rejected with 409 and the admin uses the activate action instead. The save cannot run the preflight
- * itself, because the draft handlers already hold the request's database transaction, and SQLite's one
- * connection would then block the round-trip records of the upstream calls.
+ * Saving a campaign (draft activation, PATCH or UPDATE) never switches `active` from false to true. Such a
+ * save is rejected with 409, and the admin uses the activate action instead. The save cannot run the
+ * preflight itself, because the draft handlers already hold the request's database transaction, and
+ * SQLite's one connection would then block the round-trip records of the upstream calls.
  */
 import cds from '@sap/cds';
 import { runPreflight } from './checks';
@@ -21,11 +21,11 @@ function campaignIdOf(req: cds.Request): string {
   return id;
 }
 
-/** Rejects the actions on a draft: they check and change the saved campaign, not unsaved edits. */
+/** Rejects the actions on a draft, because they check and change the saved campaign, not unsaved edits. */
 function rejectDraft(req: cds.Request): void {
   const [key] = req.params as any[];
   const id = typeof key === 'object' && key !== null ? key.ID : key;
-  req.reject(400, `The ${req.event} action works on saved campaigns; save or discard the draft of campaign ${id}, then call it with IsActiveEntity=true.`);
+  req.reject(400, `The ${req.event} action works on saved campaigns. Save or discard the draft of campaign ${id}, then call it with IsActiveEntity=true.`);
 }
 
 async function onPreflight(req: cds.Request) {
@@ -60,20 +60,20 @@ async function guardUpdate(req: cds.Request): Promise<void> {
   req.reject(409, `Campaign ${current.code} is inactive, and saving cannot activate it. ${USE_ACTIVATE}`, 'active');
 }
 
-/** New campaigns start inactive; a create that sets active is rejected like an update. */
+/** Makes new campaigns start inactive, and rejects a create that sets active, as for an update. */
 function guardCreate(req: cds.Request): void {
   const data = req.data as any;
   if (data.active === undefined || data.active === null) data.active = false;
   if (data.active === true) req.reject(409, `Campaign ${data.code ?? ''} cannot be created active. ${USE_ACTIVATE}`, 'active');
 }
 
-/** A new draft starts with active off, so saving it passes the guard. */
+/** Starts a new draft with active off, so saving it passes the guard. */
 function startInactive(req: cds.Request): void {
   const data = req.data as any;
   if (data.active === undefined || data.active === null) data.active = false;
 }
 
-/** Registers the handlers on AuditService once it is served; does nothing when it is not served. */
+/** Registers the handlers on AuditService once it is served, and does nothing when it is not served. */
 export function registerPreflight(): void {
   cds.on('served', () => {
     const audit = cds.services.AuditService as cds.ApplicationService | undefined;
