@@ -33,6 +33,9 @@ service AdminService {
    */
   action erase(contactKey : String(255) not null) returns ErasureResult;
 
-  /** Deletes invitations and their trail older than the retention period; a job on CAP's queue calls it on the schedule in cds.surveyBridge.retention.schedule. */
+  /**
+   * Deletes invitations and their trail older than the retention period. A task on CAP's queue calls it
+   * on the schedule in cds.surveyBridge.retention.schedule.
+   */
   action purgeExpired() returns PurgeResult;
 }

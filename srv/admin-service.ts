@@ -1,4 +1,4 @@
-/** Handlers of the administrator actions; each delegates to a module under srv/admin/. */
+/** Handlers of the administrator actions. Each delegates to a module under srv/admin/. */
 import cds from '@sap/cds';
 import { eraseContact } from './admin/erase';
 import { purgeExpired, retentionSettings } from './admin/retention';
@@ -11,7 +11,7 @@ export default class AdminService extends cds.ApplicationService {
       const contactKey = String((req.data as any).contactKey ?? '').trim();
       if (!contactKey) {
         return req.reject({ status: 400, code: 'MISSING_CONTACT_KEY', target: 'contactKey',
-          message: "Parameter 'contactKey' is empty; send the Emarsys key value of the contact, for example the email address" });
+          message: "Parameter 'contactKey' is empty. Send the Emarsys key value of the contact, for example the email address." });
       }
       return eraseContact(contactKey);
     });

@@ -7,7 +7,7 @@ const { SELECT } = cds.ql;
 const ADMIN_AUTH = `Basic ${Buffer.from(`${USERS.admin.username}:${USERS.admin.password}`).toString('base64')}`;
 const WEBHOOK_AUTH = `Basic ${Buffer.from(`${USERS.webhook.username}:${USERS.webhook.password}`).toString('base64')}`;
 
-/** A campaign whose name is padded to `bytes` characters, for body-size tests. */
+/** Returns a campaign body whose name is padded to `bytes` characters, for body-size tests. */
 function campaignOfSize(bytes: number) {
   return JSON.stringify({
     code: 'BIG', surveyId: 'SV_SANDBOX000001', directoryId: 'POOL_SANDBOX00001', mailingListId: 'CG_SANDBOX000001',

@@ -38,7 +38,7 @@ async function call(path: string, body: unknown, headers: Record<string, string>
   try {
     parsed = JSON.parse(text);
   } catch {
-    // Plain-text answers such as "Unauthorized" stay strings.
+    // Plain-text bodies such as "Unauthorized" stay strings.
   }
   return { status: response.status, body: parsed, headers: response.headers };
 }
@@ -116,6 +116,24 @@ describe('Emarsys webhook JWT', () => {
     await new Promise(resolve => setTimeout(resolve, 400));
     expect(await counts()).toEqual(before);
     expect(stack.emarsys.calls.count() + stack.qualtrics.calls.count()).toBe(upstreamBefore);
+  });
+
+  test('secret shorter than 32 characters is ignored', async () => {
+    const settings = (cds.env.requires as any).inboundCallers.credentials.emarsysWebhook;
+    const configured = settings.jwtSecret;
+    settings.jwtSecret = 'short-secret';
+    try {
+      const token = webhookJwt({}, 'short-secret');
+      let status = 0;
+      const output = await captureConsole(async () => {
+        status = (await call('/inbound/generateLink', webhookBody('jwt-short@example.org'), { authorization: `Bearer ${token}` })).status;
+      });
+      expect(status).toBe(401);
+      expect(output).toContain('Ignoring emarsysWebhook.jwtSecret because it is shorter than 32 characters');
+      expect(output).not.toContain('short-secret');
+    } finally {
+      settings.jwtSecret = configured;
+    }
   });
 
   test('unsigned token is not accepted', async () => {

@@ -16,7 +16,7 @@ let qualtrics: QualtricsSandbox;
 let service: ServiceProcess | undefined;
 
 const SERVICE_SETTINGS = {
-  bridge: { invitations: { batchSize: 40, flushAgeMs: 200, pollMs: 50, leaseMs: 1_500 }, upstream: { baseBackoffMs: 50 } },
+  bridge: { invitations: { batchSize: 40, flushAgeMs: 1_000, pollMs: 50, leaseMs: 1_500 }, upstream: { baseBackoffMs: 50 } },
   cds: { requires: { queue: { timeout: '2s' } } }
 };
 
@@ -71,7 +71,9 @@ function linksPerContact(extRef: string): number {
 test('kill after distribution request resumes without a second link', async () => {
   const { emails } = await killAndResume('.run/test-restart-distribution.sqlite',
     () => qualtrics.calls.count(call => call.operation === 'distributionCreate') > 0, 'the distribution request');
-  expect(qualtrics.distributions.size).toBe(1);
+  // Webhooks that arrive over a second may fill several batches; each batch owns one distribution.
+  const distributionsWithLinks = new Set([...qualtrics.links.values()].map(link => link.distributionId));
+  expect(qualtrics.distributions.size).toBe(distributionsWithLinks.size);
   for (const email of emails) expect(linksPerContact(email)).toBe(1);
   for (const email of emails) expect(emarsys.mails.filter(mail => mail.externalId === email)).toHaveLength(1);
 }, 90_000);

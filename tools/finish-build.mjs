@@ -25,7 +25,7 @@ function fail(message) {
 
 if (!fs.existsSync(path.join(target, 'srv', 'csn.json'))) fail('gen/srv/srv/csn.json is missing; run cds build --production first');
 
-// cds build copies srv/ as it is, .ts files included; only the compiled .js files may ship.
+// cds build copies srv/ as it is, .ts files included, but only the compiled .js files may ship.
 for (const file of filesUnder(path.join(target, 'srv'))) {
   if (file.endsWith('.ts') && !file.endsWith('.d.ts')) fs.rmSync(path.join(target, 'srv', file));
 }
@@ -43,7 +43,7 @@ for (const file of filesUnder(path.join(root, '@cds-models')).filter(file => fil
   fs.copyFileSync(path.join(root, '@cds-models', file), destination);
 }
 
-// The server serves app/ as static files; its .cds files are compiled into srv/csn.json already.
+// The server serves app/ as static files. Its .cds files are compiled into srv/csn.json already.
 fs.rmSync(path.join(target, 'app'), { recursive: true, force: true });
 for (const file of filesUnder(path.join(root, 'app')).filter(file => !file.endsWith('.cds'))) {
   const destination = path.join(target, 'app', file);
@@ -51,7 +51,7 @@ for (const file of filesUnder(path.join(root, 'app')).filter(file => !file.endsW
   fs.copyFileSync(path.join(root, 'app', file), destination);
 }
 
-// engines ">=22" would let the buildpack choose a later major; the service is tested on Node.js 22.
+// engines ">=22" would let the buildpack choose a later major, but the service is tested on Node.js 22.
 const manifestFile = path.join(target, 'package.json');
 const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
 manifest.engines = { ...manifest.engines, node: '^22' };

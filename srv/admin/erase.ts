@@ -1,6 +1,6 @@
 /**
  * Erasure of one contact's personal data. Rows stay, with their statuses, scores and timestamps, so
- * counts per campaign and status remain right; what identifies the contact is removed or replaced.
+ * counts per campaign and status remain right. Whatever identifies the contact is removed or replaced.
  */
 import cds from '@sap/cds';
 
@@ -16,10 +16,10 @@ const BATCHES = 'surveybridge.WorkBatches';
 /** Replaces the contact key in free texts such as Emarsys error messages. */
 const ERASED_MARK = '(erased)';
 
-/** Invitation statuses with work still ahead; an erased invitation in one of them is stopped. */
+/** Invitation statuses with work still ahead. An erased invitation in one of them is stopped. */
 const OPEN_STATUSES = new Set(['received', 'linkIssued']);
 
-/** Elements cleared on every invitation of the contact; the audit log names them. */
+/** Elements cleared on every invitation of the contact, and named in the audit log. */
 const CLEARED_ELEMENTS = ['firstName', 'lastName', 'language', 'surveyLink', 'qualtricsContactId', 'qualtricsLookupId', 'emarsysContactId'];
 
 export interface ErasureResult {
@@ -31,7 +31,7 @@ export interface ErasureResult {
   workBatches: number;
 }
 
-/** Pseudonymous key of an erased invitation; unique per row, so the contact-cycle constraint still holds. */
+/** Returns the pseudonymous key of an erased invitation. It is unique per row, so the contact-cycle constraint still holds. */
 export function erasedKeyOf(invitationId: string): string {
   return `erased:${invitationId}`;
 }
@@ -41,7 +41,7 @@ function scrubbed(text: string | null | undefined, contactKey: string): string |
 }
 
 /**
- * Scrubs the contact key out of a text column. LIKE finds candidate rows; `includes` confirms them,
+ * Replaces the contact key in a text column. LIKE finds candidate rows and `includes` confirms them,
  * because `_` and `%` in the key act as wildcards.
  */
 async function scrubColumn(entity: string, key: string, column: string, contactKey: string): Promise<number> {
@@ -69,11 +69,12 @@ async function eraseInvitations(contactKey: string, invitations: any[], now: str
 }
 
 async function eraseScoreResponses(contactKey: string, invitationIds: string[]): Promise<number> {
+  // contactRef contains the extRef (the contact key) or the invitation ID, as the Qualtrics workflow sent it.
   const references = [contactKey, ...invitationIds];
-  const scoreFilter = invitationIds.length
-    ? { or: [{ contactRef: { in: references } }, { invitation_ID: { in: invitationIds } }] }
-    : { contactRef: contactKey };
-  const scores = (await SELECT.from(SCORES).columns('responseId', 'status', 'lastError').where(scoreFilter as any)) as any[];
+  const query = SELECT.from(SCORES).columns('responseId', 'status', 'lastError');
+  const scores = (await (invitationIds.length
+    ? query.where`contactRef in ${references} or invitation_ID in ${invitationIds}`
+    : query.where({ contactRef: contactKey }))) as any[];
   for (const score of scores) {
     const changes: Record<string, unknown> = { contactRef: null, lastError: scrubbed(score.lastError, contactKey) };
     if (score.status === 'pending') Object.assign(changes, { status: 'failed', lastError: 'Personal data erased on request before the score was stored' });
@@ -82,7 +83,7 @@ async function eraseScoreResponses(contactKey: string, invitationIds: string[]):
   return scores.length;
 }
 
-/** Sends one PersonalDataModified entry per invitation; old values are left out so the log keeps no erased data. */
+/** Sends one PersonalDataModified entry per invitation. Old values are left out, so the log keeps no erased data. */
 async function logErasure(contactKey: string, invitations: any[]): Promise<void> {
   if (!invitations.length) return;
   const audit = await cds.connect.to('audit-log');
@@ -100,11 +101,11 @@ async function logErasure(contactKey: string, invitations: any[]): Promise<void>
 }
 
 /**
- * Erases a contact's personal data in the current transaction. Returns how many rows of each kind
- * changed; a contact without rows gives zeros, so repeating an erasure is harmless.
+ * Erases a contact's personal data in the current transaction and returns how many rows of each kind
+ * changed. A contact without rows gives zeros, so repeating an erasure is harmless.
  *
- * NOTE: the scrub finds the key in free texts only in the exact spelling the webhook sent; the texts
- * of other rows are searched with LIKE, which reads the whole RoundTrips table.
+ * NOTE: free texts are searched for the key only in the exact spelling the webhook sent. The search
+ * uses LIKE, which reads the whole RoundTrips table.
  */
 export async function eraseContact(contactKey: string): Promise<ErasureResult> {
   const now = new Date().toISOString();

@@ -22,7 +22,7 @@ export interface RetentionSettings {
   invitationDays: number;
   /** When the purge runs: a cron expression in server time (UTC on Cloud Foundry) or an interval such as '1h'. */
   schedule: string;
-  /** Most rows of each kind deleted per run, so one run stays well inside the queue's processing timeout. */
+  /** Maximum rows of each kind deleted per run, so one run stays well inside the queue's processing timeout. */
   maxRowsPerRun: number;
   /** Rows deleted per transaction. */
   chunkSize: number;
@@ -74,7 +74,11 @@ async function removeRoundTrips(ids: string[]): Promise<void> {
   await DELETE.from(ROUND_TRIPS).where({ ID: { in: ids } });
 }
 
-/** Runs one purge; `now` exists for tests. */
+/**
+ * Runs one purge. Tests pass `now` to move the cutoff.
+ *
+ * NOTE: the purge logs counts only and sends no audit-log entry per deleted row.
+ */
 export async function purgeExpired(now = Date.now()): Promise<PurgeResult> {
   const { invitationDays, maxRowsPerRun, chunkSize } = retentionSettings();
   const cutoff = new Date(now - invitationDays * DAY_MS).toISOString();
@@ -88,7 +92,7 @@ export async function purgeExpired(now = Date.now()): Promise<PurgeResult> {
   const roundTrips = await purgeInChunks(
     limit => idsOf(SELECT.from(ROUND_TRIPS).columns('ID').where({ at: { '<': cutoff } }).limit(limit)),
     removeRoundTrips, maxRowsPerRun, chunkSize);
-  // A batch still open is left alone, whatever its age: a worker may hold it.
+  // A batch still open is left alone whatever its age, because a worker may hold it.
   const workBatches = await purgeInChunks(
     limit => idsOf(SELECT.from(BATCHES).columns('ID').where({ createdAt: { '<': cutoff }, status: { '!=': 'open' } }).limit(limit)),
     keys => DELETE.from(BATCHES).where({ ID: { in: keys } }) as any, maxRowsPerRun, chunkSize);

@@ -17,19 +17,19 @@ const LOG = cds.log('inbound-auth');
 const WEBHOOK_ROUTE = '/inbound/generateLink';
 const SCORE_ROUTE = '/inbound/ingestScore';
 
-/** Users that the vendor credentials stand for; their roles match the @requires of the two actions. */
+/** Users that the vendor credentials represent. Their roles match the @requires of the two actions. */
 const WEBHOOK_USER = { id: 'emarsys-webhook', roles: ['WebhookCaller'] };
 const WORKFLOW_USER = { id: 'qualtrics-workflow', roles: ['ScoreCaller'] };
 
-/** Built-in kinds that validate bearer tokens; CAP's `auth` logger prints rejected tokens for them. */
+/** Built-in kinds that validate bearer tokens. For these, CAP's `auth` logger prints rejected tokens. */
 const TOKEN_KINDS = new Set(['xsuaa', 'jwt', 'ias', 'xsuaa-auth', 'jwt-auth', 'ias-auth']);
 
-/** How often the same kind of rejection is logged at most; repeats in between are counted. */
+/** Minimum interval between two log lines for the same caller and reason. Repeats in between are counted. */
 const REJECTION_LOG_INTERVAL_MS = 60_000;
 
 type Outcome = { user: typeof WEBHOOK_USER } | { rejected: RejectionReason; challenge: string } | undefined;
 
-/** Logs rejected credentials by caller and reason, at most once a minute per pair, with the count. */
+/** Logs rejected credentials by caller and reason, with the number of repeats since the last line. */
 class RejectionLog {
   private readonly seen = new Map<string, { loggedAt: number; count: number }>();
 
@@ -59,7 +59,7 @@ function outcomeOf(result: CheckResult, user: typeof WEBHOOK_USER, challenge: st
   return result.accepted ? { user } : { rejected: result.reason, challenge };
 }
 
-/** Checks an HS256 JWT on the webhook route; undefined when the request carries none. */
+/** Checks an HS256 JWT on the webhook route. Returns undefined when the request carries none. */
 function checkWebhook(req: Request): Outcome {
   const settings = inboundCallerCredentials().emarsysWebhook;
   if (!settings) return undefined;
@@ -70,7 +70,7 @@ function checkWebhook(req: Request): Outcome {
   return outcomeOf(verifyWebhookJwt(token, settings, secrets), WEBHOOK_USER, 'Bearer realm="Survey Bridge"');
 }
 
-/** Checks the API-key header or the configured Basic user on the score route; undefined when neither is sent. */
+/** Checks the API-key header or the configured Basic user on the score route. Returns undefined when neither is sent. */
 function checkWorkflow(req: Request): Outcome {
   const settings = inboundCallerCredentials().qualtricsWorkflow;
   if (!settings) return undefined;
@@ -94,7 +94,7 @@ function rejectCall(res: Response, caller: string, reason: RejectionReason, chal
   res.set('WWW-Authenticate', challenge).status(401).json({
     error: {
       code: 'UNAUTHORIZED',
-      message: `The ${caller} credentials were rejected (${reason}); check the secret configured for this caller`
+      message: `The ${caller} credentials are invalid (${reason}). Check the secret configured for this caller.`
     }
   });
 }
@@ -108,13 +108,15 @@ export default function surveyBridgeAuth(options: Record<string, any>): RequestH
   const tokenKind = TOKEN_KINDS.has(options.kind);
   if (tokenKind) {
     // CAP's `auth` logger warns with the rejected credential itself (the raw token or base64 user:password).
-    // Capping it at error keeps credentials out of the logs; rejections are logged below without them.
+    // Capping it at error keeps credentials out of the logs. Rejections are logged below without them.
     cds.log('auth', 'error');
   }
 
   return function authenticate(req: Request, res: Response, next: NextFunction) {
     const route = routeOf(req);
-    const outcome = route === WEBHOOK_ROUTE ? checkWebhook(req) : route === SCORE_ROUTE ? checkWorkflow(req) : undefined;
+    let outcome: Outcome;
+    if (route === WEBHOOK_ROUTE) outcome = checkWebhook(req);
+    else if (route === SCORE_ROUTE) outcome = checkWorkflow(req);
     if (outcome && 'user' in outcome) {
       const user = new cds.User({ id: outcome.user.id, roles: outcome.user.roles, attr: {} });
       cds.context!.user = user;

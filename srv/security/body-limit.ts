@@ -1,8 +1,8 @@
 /**
  * Request body limit for every route. The limit is CAP's own `cds.server.body_parser.limit`, so the
- * OData and REST body parsers enforce it for bodies of unknown length, and this middleware answers a
- * declared larger Content-Length with a JSON 413 before anything reads the body. The two inbound
- * actions are exempt: their own parser applies `cds.surveyBridge.intake.maxBodyBytes`.
+ * OData and REST body parsers enforce it for bodies of unknown length. This middleware rejects a larger
+ * declared Content-Length with a JSON 413 before anything reads the body. The two inbound actions are
+ * exempt because their own parser applies `cds.surveyBridge.intake.maxBodyBytes`.
  */
 import cds from '@sap/cds';
 import type { NextFunction, Request, Response } from 'express';
@@ -22,7 +22,7 @@ export function bytesOf(limit: unknown): number {
   return Math.floor(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]);
 }
 
-/** Returns the effective limit in bytes; read per request so configuration changes apply at once. */
+/** Returns the effective limit in bytes. It is read per request, so configuration changes apply at once. */
 export function bodyLimitBytes(): number {
   return bytesOf((cds.env as any).server?.body_parser?.limit ?? DEFAULT_BODY_LIMIT_BYTES);
 }
@@ -36,7 +36,7 @@ export function bodyLimit() {
     // The unread body is drained so the connection stays usable for the 413 reply.
     req.resume();
     res.status(413).json({
-      error: { code: 'BODY_TOO_LARGE', message: `The request body has ${declared} bytes, more than the limit of ${limit} bytes; send a smaller body` }
+      error: { code: 'BODY_TOO_LARGE', message: `The request body has ${declared} bytes, more than the limit of ${limit} bytes. Send a smaller body.` }
     });
   };
 }

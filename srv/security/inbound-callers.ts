@@ -12,11 +12,11 @@ const LOG = cds.log('inbound-auth');
 
 /** Settings for the JWT that an Emarsys Webhook Node Preset sends. */
 export interface WebhookJwtSettings {
-  /** Shared secret of the preset; a list accepts the old and the new secret during a rotation. */
+  /** Shared secret of the preset. A list accepts the old and the new secret during a rotation. */
   jwtSecret?: string | string[];
-  /** Expected `aud` claim; unchecked when not set. */
+  /** Expected `aud` claim, checked only when set. */
   audience?: string;
-  /** Expected `iss` claim; unchecked when not set. */
+  /** Expected `iss` claim, checked only when set. */
   issuer?: string;
   /** Request header that carries the JWT, as `Bearer <jwt>` or the bare JWT. Default: authorization. */
   header?: string;
@@ -40,7 +40,7 @@ export interface InboundCallerCredentials {
   qualtricsWorkflow?: WorkflowSettings;
 }
 
-/** Shortest secret accepted; a shorter one is ignored with an error log, so the mechanism stays off. */
+/** Minimum secret length. A shorter secret is ignored with an error log, so its mechanism stays off. */
 export const MIN_SECRET_LENGTH = 32;
 
 export const DEFAULT_API_KEY_HEADER = 'x-api-key';
@@ -52,13 +52,13 @@ export function inboundCallerCredentials(): InboundCallerCredentials {
 
 const reportedWeakSecrets = new Set<string>();
 
-/** Returns the configured secrets that are long enough; logs each rejected one once, by name only. */
+/** Returns the configured secrets that are long enough, and logs the setting name of a rejected one once. */
 export function usableSecrets(value: string | string[] | undefined, name: string): string[] {
   const secrets = (Array.isArray(value) ? value : [value]).filter((secret): secret is string => typeof secret === 'string' && secret !== '');
   const usable = secrets.filter(secret => secret.length >= MIN_SECRET_LENGTH);
   if (usable.length < secrets.length && !reportedWeakSecrets.has(name)) {
     reportedWeakSecrets.add(name);
-    LOG.error(`Ignoring ${name}: a secret shorter than ${MIN_SECRET_LENGTH} characters is not accepted; set a longer one in the inbound callers service`);
+    LOG.error(`Ignoring ${name} because it is shorter than ${MIN_SECRET_LENGTH} characters. Set a longer secret in the inbound callers service.`);
   }
   return usable;
 }
@@ -68,8 +68,8 @@ function sha256(value: string): Buffer {
 }
 
 /**
- * Compares a presented secret with every expected one in constant time: both sides are hashed to
- * equal-length digests, and the loop never stops early, so the timing tells nothing about a match.
+ * Compares a presented secret with every expected one in constant time. Both sides are hashed to
+ * equal-length digests and the loop never stops early, so the timing does not reveal a match.
  */
 export function secretMatches(presented: string, expected: string[]): boolean {
   const presentedDigest = sha256(presented);
@@ -80,7 +80,7 @@ export function secretMatches(presented: string, expected: string[]): boolean {
   return matched;
 }
 
-/** Why a credential was rejected; the value goes to the 401 body and the log, never the credential. */
+/** Reason for a rejected credential, sent in the 401 body and logged in place of the credential. */
 export type RejectionReason =
   | 'malformed' | 'signature' | 'expired' | 'missing expiry' | 'not yet valid' | 'audience' | 'issuer'
   | 'wrong password' | 'wrong API key';
@@ -96,7 +96,7 @@ export function webhookTokenOf(headers: Record<string, string | string[] | undef
   return match ? match[1] : value.trim();
 }
 
-/** Tells whether a token is an HS256 JWT, the kind a Webhook Node Preset signs; XSUAA tokens are RS256. */
+/** Checks whether a token is an HS256 JWT, the kind a Webhook Node Preset signs. XSUAA signs RS256. */
 export function isSharedSecretJwt(token: string): boolean {
   const decoded = jwt.decode(token, { complete: true });
   return decoded?.header?.alg === 'HS256';
@@ -129,14 +129,14 @@ export function verifyWebhookJwt(token: string, settings: WebhookJwtSettings, se
       return { accepted: true };
     } catch (error) {
       reason = reasonOf(error);
-      // Only a wrong signature can mean "try the next secret"; every other failure is final.
+      // Only a wrong signature means "try the next secret". Every other failure is final.
       if (reason !== 'signature') return { accepted: false, reason };
     }
   }
   return { accepted: false, reason };
 }
 
-/** Splits a Basic authorization header into user and password; undefined for any other scheme. */
+/** Splits a Basic authorization header into user and password, or returns undefined for any other scheme. */
 export function basicCredentialsOf(authorization: string | undefined): { username: string; password: string } | undefined {
   const match = /^basic\s+(\S+)$/i.exec(authorization?.trim() ?? '');
   if (!match) return undefined;

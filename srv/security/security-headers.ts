@@ -5,10 +5,10 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 
-/** Path prefixes of the served APIs, whose answers must not be cached. */
+/** Path prefixes of the served APIs, whose responses must not be cached. */
 const API_PREFIXES = ['/inbound', '/audit', '/admin', '/odata', '/rest'];
 
-/** One year, the usual max-age for HSTS; browsers only honour it over HTTPS, as on BTP. */
+/** One year, the usual HSTS max-age. Browsers honour it only over HTTPS, as on BTP. */
 const HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600;
 
 export function securityHeaders() {
