@@ -1,4 +1,5 @@
 /** Preflight findings, and the conversion of failed upstream calls into findings. */
+import type { CampaignRow } from '../inbound/intake';
 import { UpstreamError } from '../upstream/http';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -15,17 +16,8 @@ export interface Finding {
 }
 
 /** The campaign settings that the preflight checks, as stored in surveybridge.Campaigns. */
-export interface PreflightCampaign {
-  code: string;
-  surveyId: string;
-  directoryId: string;
-  mailingListId: string;
-  linkValidityDays: number;
-  externalEventId: string;
-  keyFieldId: string;
-  scoreFieldId: string;
-  categoryFieldId: string;
-}
+export type PreflightCampaign = Pick<CampaignRow, 'code' | 'surveyId' | 'directoryId' | 'mailingListId' | 'linkValidityDays'
+  | 'externalEventId' | 'keyFieldId' | 'scoreFieldId' | 'categoryFieldId'>;
 
 export function error(check: string, found: string, fix: string): Finding {
   return { severity: 'error', check, found, fix };

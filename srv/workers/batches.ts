@@ -91,6 +91,23 @@ export async function leaseBatch(batchId: string, leaseMs: number): Promise<any>
   });
 }
 
+/**
+ * Leases an open batch and reads its campaign. Returns undefined when the batch is gone or final;
+ * throws BatchBusyError while another instance runs it, so the queue tries again later.
+ */
+export async function openBatch(batchId: string, leaseMs: number): Promise<{ batch: any; campaign: any } | undefined> {
+  let batch: any;
+  try {
+    batch = await leaseBatch(batchId, leaseMs);
+  } catch (error) {
+    if (error instanceof BatchBusyError) LOG.info(error.message, { batch: batchId });
+    throw error;
+  }
+  if (!batch || batch.status !== 'open') return undefined;
+  const campaign = await cds.tx(() => SELECT.one.from('surveybridge.Campaigns').where({ ID: batch.campaign_ID }));
+  return { batch, campaign };
+}
+
 /** Extends the lease and stores checkpoint fields of a batch. */
 export async function checkpointBatch(batchId: string, fields: Record<string, unknown>, leaseMs: number): Promise<void> {
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();

@@ -8,7 +8,7 @@ import { bridgeConfig } from '../lib/config';
 import * as qualtrics from '../upstream/qualtrics';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
-import { BatchBusyError, checkpointBatch, finishBatch, leaseBatch } from './batches';
+import { checkpointBatch, finishBatch, openBatch } from './batches';
 
 const LOG = cds.log('invitation-worker');
 
@@ -262,15 +262,10 @@ async function failRemaining(batchId: string, reason: string): Promise<void> {
 }
 
 export async function processInvitationBatch(batchId: string): Promise<void> {
-  let batch: any;
-  try {
-    batch = await leaseBatch(batchId, bridgeConfig().invitations.leaseMs);
-  } catch (error) {
-    if (error instanceof BatchBusyError) LOG.info(error.message);
-    throw error;
-  }
-  if (!batch || batch.status !== 'open') return;
-  const campaign = await cds.tx(() => SELECT.one.from('surveybridge.Campaigns').where({ ID: batch.campaign_ID }));
+  const opened = await openBatch(batchId, bridgeConfig().invitations.leaseMs);
+  if (!opened) return;
+  let { batch } = opened;
+  const { campaign } = opened;
   const { maxBatchAttempts } = bridgeConfig().invitations;
   if (batch.attempts > maxBatchAttempts) {
     const reason = `Gave up after ${maxBatchAttempts} attempts: ${batch.lastError ?? 'unknown error'}`;

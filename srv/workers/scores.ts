@@ -7,7 +7,7 @@ import cds from '@sap/cds';
 import { bridgeConfig } from '../lib/config';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
-import { BatchBusyError, checkpointBatch, finishBatch, leaseBatch } from './batches';
+import { checkpointBatch, finishBatch, openBatch } from './batches';
 
 const LOG = cds.log('score-worker');
 
@@ -71,15 +71,9 @@ async function alreadyWritten(campaign: any, chunk: any[], batchId: string): Pro
 }
 
 export async function processScoreBatch(batchId: string): Promise<void> {
-  let batch: any;
-  try {
-    batch = await leaseBatch(batchId, bridgeConfig().scores.leaseMs);
-  } catch (error) {
-    if (error instanceof BatchBusyError) LOG.info(error.message);
-    throw error;
-  }
-  if (!batch || batch.status !== 'open') return;
-  const campaign = await cds.tx(() => SELECT.one.from('surveybridge.Campaigns').where({ ID: batch.campaign_ID }));
+  const opened = await openBatch(batchId, bridgeConfig().scores.leaseMs);
+  if (!opened) return;
+  const { batch, campaign } = opened;
   const scores = await cds.tx(() =>
     SELECT.from(SCORES, (score: any) => {
       score.responseId, score.score, score.npsCategory, score.invitation_ID, score.invitation((invitation: any) => invitation.contactKey);
