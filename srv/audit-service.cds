@@ -12,7 +12,7 @@ service AuditService {
     /** UI criticality of the status: 1 negative, 2 critical, 3 positive, 0 neutral (still in progress). */
     case
       when status in ('failed', 'contactNotFound', 'linkNotFound') then 1
-      when status in ('suppressedUnsubscribed', 'suppressedFrequency') then 2
+      when status in ('suppressedUnsubscribed', 'suppressedFrequency', 'suppressedFatigue') then 2
       when status in ('eventTriggered', 'responded', 'scoreStored') then 3
       else 0
     end as statusCriticality : Integer,

@@ -83,10 +83,12 @@ annotate AuditService.Campaigns with @(
   ] }
 );
 
-// Input checks with messages that name the field and the expected value. CAP runs them on every
-// write through AuditService, and for drafts when an administrator saves.
+// Input checks with messages that name the field and the expected value. CAP runs them on every write
+// through AuditService. For a draft, the failures show when the administrator saves, and the draft keeps
+// the values entered. The Emarsys id formats match the preflight checks in srv/preflight/campaign-checks.ts.
 annotate AuditService.Campaigns with {
-  code @assert.format: '^[A-Za-z0-9][A-Za-z0-9_.-]*$'
+  code @mandatory.message: 'Enter the Campaign Code.'
+       @assert.format: '^[A-Za-z0-9][A-Za-z0-9_.-]*$'
        @assert.format.message: 'Campaign Code may contain only letters, digits, ".", "_" and "-", because the Emarsys webhook sends it as the campaign value.';
   surveyId @mandatory.message: 'Enter the Qualtrics Survey ID.'
            @assert.format: '^SV_[A-Za-z0-9]+$'
@@ -99,22 +101,33 @@ annotate AuditService.Campaigns with {
                 @assert.format.message: 'Qualtrics Mailing List ID must start with "CG_" followed by letters and digits.';
   linkValidityDays @assert.range.message: 'Link Validity (Days) must be between 1 and 365.';
   externalEventId @mandatory.message: 'Enter the Emarsys External Event ID.'
-                  @assert.format: '^[0-9]+$'
+                  @assert.format: '^[0-9]{1,10}$'
                   @assert.format.message: 'Emarsys External Event ID must be a number.';
-  keyFieldId @assert.format: '^[0-9]+$'
-             @assert.format.message: 'Emarsys Key Field ID must be a field number, for example 3 for the email field.';
+  keyFieldId @assert.format: '^([0-9]{1,10}|id|uid)$'
+             @assert.format.message: 'Emarsys Key Field ID must be a field number, such as 3 for the email field, or "id" or "uid" for the Emarsys internal contact ID.';
   scoreFieldId @mandatory.message: 'Enter the Emarsys Score Field ID.'
-               @assert.format: '^[0-9]+$'
+               @assert.format: '^[0-9]{1,10}$'
                @assert.format.message: 'Emarsys Score Field ID must be a field number.';
   categoryFieldId @mandatory.message: 'Enter the Emarsys Category Field ID.'
-                  @assert.format: '^[0-9]+$'
+                  @assert.format: '^[0-9]{1,10}$'
                   @assert.format.message: 'Emarsys Category Field ID must be a field number.';
   funnel      @UI.Hidden;
   funnelSteps @UI.Hidden;
   npsSplit    @UI.Hidden;
 };
 
-annotate AuditService.CampaignFunnels with {
+annotate AuditService.CampaignFunnels with @UI.LineItem: [
+  { Value: code },
+  { Value: invited },
+  { Value: linkIssued },
+  { Value: eventTriggered },
+  { Value: responded },
+  { Value: scoreStored },
+  { Value: detractors },
+  { Value: passives },
+  { Value: promoters },
+  { Value: nps }
+] {
   campaign_ID    @UI.Hidden;
   code           @title: 'Campaign Code';
   invited        @title: 'Invited';
@@ -132,7 +145,7 @@ annotate AuditService.CampaignFunnelSteps with @(
   UI.Chart #Funnel: {
     Title            : 'Funnel',
     Description      : 'Invitations that reached each step',
-    ChartType        : #Bar,
+    ChartType        : #Column,
     Dimensions       : [ step ],
     Measures         : [ invitations ],
     MeasureAttributes: [{ Measure: invitations, Role: #Axis1, DataPoint: '@UI.DataPoint#FunnelStep' }]
@@ -141,7 +154,8 @@ annotate AuditService.CampaignFunnelSteps with @(
   UI.PresentationVariant #Funnel: {
     SortOrder     : [{ Property: position }],
     Visualizations: [ '@UI.Chart#Funnel' ]
-  }
+  },
+  UI.LineItem: [ { Value: position }, { Value: step }, { Value: invitations } ]
 ) {
   position    @title: 'Position';
   step        @title: 'Step';
@@ -161,7 +175,8 @@ annotate AuditService.CampaignNpsSplits with @(
   UI.PresentationVariant #NpsSplit: {
     SortOrder     : [{ Property: criticality }],
     Visualizations: [ '@UI.Chart#NpsSplit' ]
-  }
+  },
+  UI.LineItem: [ { Value: category, Criticality: criticality }, { Value: answers } ]
 ) {
   category    @title: 'NPS Category';
   answers     @title: 'Answers';

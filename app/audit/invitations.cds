@@ -3,6 +3,11 @@ using { AuditService } from '../../srv/audit-service';
 // Invitations: list report with the columns that tell an invitation's story, and an object page with
 // the step timestamps and every round trip the invitation took part in.
 
+// NOTE: The replay action (AdminService.replay in srv/replay-service.cds) belongs to a REST service,
+// and Fiori elements offers only OData actions of the app's own service. An action bound to
+// AuditService.SurveyInvitations would show as a table and header button through
+// { $Type: 'UI.DataFieldForAction', Action: 'AuditService.replay', Label: 'Replay' } in UI.LineItem
+// and UI.Identification.
 annotate AuditService.SurveyInvitations with @(
   UI.HeaderInfo: {
     TypeName      : 'Invitation',
@@ -12,14 +17,14 @@ annotate AuditService.SurveyInvitations with @(
   },
   UI.SelectionFields: [ campaign_ID, status, npsCategory, receivedAt ],
   UI.LineItem: [
-    { Value: contactKey },
-    { Value: campaign.code, Label: 'Campaign' },
-    { Value: status, Criticality: statusCriticality },
-    { Value: score },
-    { Value: npsCategory, Criticality: npsCriticality },
-    { Value: linkExpiresAt },
-    { Value: lastError },
-    { Value: receivedAt }
+    { Value: contactKey, @HTML5.CssDefaults: { width: '16rem' } },
+    { Value: campaign.code, Label: 'Campaign', @HTML5.CssDefaults: { width: '9rem' } },
+    { Value: status, Criticality: statusCriticality, @HTML5.CssDefaults: { width: '12rem' } },
+    { Value: score, @HTML5.CssDefaults: { width: '5rem' } },
+    { Value: npsCategory, Criticality: npsCriticality, @HTML5.CssDefaults: { width: '8rem' } },
+    { Value: linkExpiresAt, @HTML5.CssDefaults: { width: '12rem' } },
+    { Value: lastError, @HTML5.CssDefaults: { width: '20rem' } },
+    { Value: receivedAt, @HTML5.CssDefaults: { width: '12rem' } }
   ],
   UI.PresentationVariant: {
     SortOrder     : [{ Property: receivedAt, Descending: true }],
@@ -113,10 +118,10 @@ annotate AuditService.SurveyInvitations with {
   npsCriticality    @UI.Hidden;
 };
 
-annotate AuditService.InvitationStatuses with {
+annotate AuditService.InvitationStatuses with @UI.LineItem: [{ Value: status }] {
   status @title: 'Status';
 };
 
-annotate AuditService.NpsCategories with {
+annotate AuditService.NpsCategories with @UI.LineItem: [{ Value: npsCategory }] {
   npsCategory @title: 'NPS Category';
 };

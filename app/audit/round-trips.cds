@@ -21,17 +21,17 @@ annotate AuditService.RoundTripItems with @(
     { Value: message }
   ],
   UI.LineItem #Timeline: [
-    { Value: at },
-    { Value: system },
-    { Value: operation },
-    { Value: outcome },
-    { Value: httpStatus },
-    { Value: upstreamCode },
-    { Value: code },
-    { Value: message },
-    { Value: durationMs },
-    { Value: attempt },
-    { Value: itemCount }
+    { Value: at, @HTML5.CssDefaults: { width: '12rem' } },
+    { Value: system, @HTML5.CssDefaults: { width: '7rem' } },
+    { Value: operation, @HTML5.CssDefaults: { width: '10rem' } },
+    { Value: outcome, @HTML5.CssDefaults: { width: '10rem' } },
+    { Value: httpStatus, @HTML5.CssDefaults: { width: '7rem' } },
+    { Value: upstreamCode, @HTML5.CssDefaults: { width: '8rem' } },
+    { Value: code, @HTML5.CssDefaults: { width: '6rem' } },
+    { Value: message, @HTML5.CssDefaults: { width: '20rem' } },
+    { Value: durationMs, @HTML5.CssDefaults: { width: '8rem' } },
+    { Value: attempt, @HTML5.CssDefaults: { width: '6rem' } },
+    { Value: itemCount, @HTML5.CssDefaults: { width: '8rem' } }
   ],
   UI.PresentationVariant #Timeline: {
     SortOrder     : [{ Property: at }],
