@@ -15,3 +15,12 @@ extend service AdminService with {
    */
   action replay(target : String(20) not null, campaign : String(40), statuses : many String(30), ids : many String(60)) returns ReplayResult;
 }
+
+using { AuditService } from './audit-service';
+
+/** Replay from the audit UI: sends this failed invitation, or its failed score write, through its flow again. */
+extend AuditService.SurveyInvitations with actions {
+  @requires: 'Admin'
+  @restrict: [{ to: 'Admin' }]
+  action replay() returns AdminService.ReplayResult;
+}

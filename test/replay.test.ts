@@ -53,3 +53,25 @@ test('viewer cannot replay', async () => {
   const response = await stack.post('/admin/replay', { target: 'invitations' }, USERS.viewer);
   expect(response.status).toBe(403);
 });
+
+test('bound replay in the audit API restarts one invitation', async () => {
+  const response = await stack.post('/inbound/generateLink', { campaign: 'NPS-SANDBOX', email: 'bound@example.org' });
+  const id = response.body.invitationId;
+  await invitationWhen(id, 'contactNotFound');
+  stack.emarsys.addContact({ '3': 'bound@example.org' });
+  const viewer = await stack.post(`/audit/SurveyInvitations(${id})/AuditService.replay`, {}, USERS.viewer);
+  expect(viewer.status).toBe(403);
+  const replay = await stack.post(`/audit/SurveyInvitations(${id})/AuditService.replay`, {}, USERS.admin);
+  expect(replay.status).toBe(200);
+  expect(replay.body).toMatchObject({ invitations: 1, scores: 0 });
+  await invitationWhen(id, 'eventTriggered');
+});
+
+test('bound replay of a triggered invitation answers 409', async () => {
+  stack.emarsys.addContact({ '3': 'fine@example.org' });
+  const response = await stack.post('/inbound/generateLink', { campaign: 'NPS-SANDBOX', email: 'fine@example.org' });
+  await invitationWhen(response.body.invitationId, 'eventTriggered');
+  const replay = await stack.post(`/audit/SurveyInvitations(${response.body.invitationId})/AuditService.replay`, {}, USERS.admin);
+  expect(replay.status).toBe(409);
+  expect(replay.body.error.code).toBe('NOTHING_TO_REPLAY');
+});

@@ -3,11 +3,6 @@ using { AuditService } from '../../srv/audit-service';
 // Invitations: list report with the columns that tell an invitation's story, and an object page with
 // the step timestamps and every round trip the invitation took part in.
 
-// NOTE: The replay action (AdminService.replay in srv/replay-service.cds) belongs to a REST service,
-// and Fiori elements offers only OData actions of the app's own service. An action bound to
-// AuditService.SurveyInvitations would show as a table and header button through
-// { $Type: 'UI.DataFieldForAction', Action: 'AuditService.replay', Label: 'Replay' } in UI.LineItem
-// and UI.Identification.
 annotate AuditService.SurveyInvitations with @(
   UI.HeaderInfo: {
     TypeName      : 'Invitation',
@@ -24,7 +19,11 @@ annotate AuditService.SurveyInvitations with @(
     { Value: npsCategory, Criticality: npsCriticality, @HTML5.CssDefaults: { width: '8rem' } },
     { Value: linkExpiresAt, @HTML5.CssDefaults: { width: '12rem' } },
     { Value: lastError, @HTML5.CssDefaults: { width: '20rem' } },
-    { Value: receivedAt, @HTML5.CssDefaults: { width: '12rem' } }
+    { Value: receivedAt, @HTML5.CssDefaults: { width: '12rem' } },
+    { $Type: 'UI.DataFieldForAction', Action: 'AuditService.replay', Label: 'Replay' }
+  ],
+  UI.Identification: [
+    { $Type: 'UI.DataFieldForAction', Action: 'AuditService.replay', Label: 'Replay' }
   ],
   UI.PresentationVariant: {
     SortOrder     : [{ Property: receivedAt, Descending: true }],

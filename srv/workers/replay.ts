@@ -81,17 +81,41 @@ export async function replay(request: ReplayRequest): Promise<{ invitations: num
   return result;
 }
 
-/** Registers the replay handler on AdminService once it is served. */
+/**
+ * Replays one invitation from the audit UI: the invitation itself when it failed, otherwise its score
+ * write when that failed.
+ */
+async function replayOne(invitationId: string, user: string): Promise<{ invitations: number; scores: number }> {
+  const invitation = await SELECT.one.from('surveybridge.SurveyInvitations').columns('ID', 'status', 'responseId').where({ ID: invitationId });
+  if (!invitation) throw new InputError(404, 'INVITATION_NOT_FOUND', `Invitation ${invitationId} does not exist`);
+  if (REPLAYABLE_INVITATION_STATUSES.includes(invitation.status)) return replay({ target: 'invitations', ids: [invitationId], user });
+  const score = invitation.responseId
+    ? await SELECT.one.from('surveybridge.ScoreResponses').columns('status').where({ responseId: invitation.responseId })
+    : undefined;
+  if (score && REPLAYABLE_SCORE_STATUSES.includes(score.status)) return replay({ target: 'scores', ids: [invitation.responseId], user });
+  throw new InputError(409, 'NOTHING_TO_REPLAY',
+    `Invitation ${invitationId} has status ${invitation.status} and no failed score write; only ${REPLAYABLE_INVITATION_STATUSES.join(', ')} or failed score writes can be replayed`);
+}
+
+async function answer(req: cds.Request, work: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof InputError) return req.reject({ status: error.status, code: error.code, message: error.message, target: error.target });
+    throw error;
+  }
+}
+
+/** Registers the replay handlers on AdminService and on AuditService.SurveyInvitations once served. */
 export function registerReplay(): void {
-  cds.on('served', ({ AdminService }: any) => {
-    AdminService?.on('replay', async (req: cds.Request) => {
+  cds.on('served', ({ AdminService, AuditService }: any) => {
+    AdminService?.on('replay', (req: cds.Request) => {
       const data = req.data as any;
-      try {
-        return await replay({ target: data.target, campaign: data.campaign, statuses: data.statuses, ids: data.ids, user: req.user.id });
-      } catch (error) {
-        if (error instanceof InputError) return req.reject({ status: error.status, code: error.code, message: error.message, target: error.target });
-        throw error;
-      }
+      return answer(req, () => replay({ target: data.target, campaign: data.campaign, statuses: data.statuses, ids: data.ids, user: req.user.id }));
+    });
+    AuditService?.on('replay', 'SurveyInvitations', (req: cds.Request) => {
+      const invitationId = (req.params[0] as any)?.ID ?? req.params[0];
+      return answer(req, () => replayOne(String(invitationId), req.user.id));
     });
   });
 }
