@@ -15,6 +15,12 @@ registerReplay();
 setGlobalLogLevel('warn');
 
 cds.on('bootstrap', app => {
+  // BIND_HOST limits the listener to one interface; local runs set 127.0.0.1, Cloud Foundry sets nothing.
+  const bindHost = process.env.BIND_HOST;
+  if (bindHost) {
+    const listen = app.listen.bind(app);
+    app.listen = ((port: number, ...rest: any[]) => listen(port, bindHost, ...rest)) as typeof app.listen;
+  }
   app.disable('x-powered-by');
   app.use(securityHeaders());
   app.use(bodyLimit());

@@ -34,10 +34,13 @@ async function releaseOrphanedMessages(): Promise<void> {
  */
 export default class WorkerService extends cds.Service {
   private timers: NodeJS.Timeout[] = [];
+  /** Batch runs and loop ticks in progress; shutdown waits for them. */
+  private active = 0;
+  private stopped = false;
 
   async init() {
-    this.on('processInvitationBatch', req => processInvitationBatch((req.data as any).batchId));
-    this.on('processScoreBatch', req => processScoreBatch((req.data as any).batchId));
+    this.on('processInvitationBatch', req => this.track(() => processInvitationBatch((req.data as any).batchId)));
+    this.on('processScoreBatch', req => this.track(() => processScoreBatch((req.data as any).batchId)));
     await super.init();
     cds.once('served', () => this.start());
     cds.once('shutdown', () => this.stop());
@@ -77,15 +80,26 @@ export default class WorkerService extends cds.Service {
     LOG.info('Background workers started', { invitationBatchSize: invitations.batchSize, scoreBatchSize: scores.batchSize });
   }
 
+  /** Runs one piece of background work; after shutdown started, new work is refused and retried later by the queue. */
+  private async track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.stopped) throw new Error('Survey Bridge is shutting down; the queue runs this batch again later');
+    this.active++;
+    try {
+      return await work();
+    } finally {
+      this.active--;
+    }
+  }
+
   private loop(intervalMs: number, work: () => Promise<unknown>, name: string, runFirst = false): void {
     let running = false;
     const tick = async () => {
-      if (running) return;
+      if (running || this.stopped) return;
       running = true;
       try {
-        await work();
+        await this.track(work);
       } catch (error) {
-        LOG.error(`${name} failed`, error);
+        if (!this.stopped) LOG.error(`${name} failed`, error);
       } finally {
         running = false;
       }
@@ -96,9 +110,14 @@ export default class WorkerService extends cds.Service {
     this.timers.push(timer);
   }
 
-  private stop(): void {
+  /** Stops the loops and waits up to 15 s for batch runs in progress, so none of them outlives the database. */
+  private async stop(): Promise<void> {
+    this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    const deadline = Date.now() + 15_000;
+    while (this.active > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50));
+    if (this.active > 0) LOG.warn(`Stopping with ${this.active} batch runs still in progress; the queue resumes them on the next start`);
     LOG.info('Background workers stopped');
   }
 }

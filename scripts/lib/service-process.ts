@@ -86,6 +86,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
     env: {
       ...process.env,
       CDS_TYPESCRIPT: 'true',
+      BIND_HOST: '127.0.0.1',
       CDS_CONFIG: JSON.stringify(config),
       destinations: options.destinations,
       NODE_OPTIONS: ['--disable-warning=ExperimentalWarning', options.nodeOptions ?? ''].join(' ').trim()
