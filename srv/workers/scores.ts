@@ -30,14 +30,21 @@ async function applyOutcomes(roundTripId: string | undefined, outcomes: ScoreOut
   if (!outcomes.length) return;
   const now = new Date().toISOString();
   await cds.tx(async () => {
-    for (const outcome of outcomes) {
-      const stored = outcome.status === 'stored';
-      await UPDATE(SCORES).set({ status: outcome.status, storedAt: stored ? now : null, lastError: outcome.message ?? null })
+    // Stored scores share two UPDATEs; each failure keeps its own message.
+    const storedOutcomes = outcomes.filter(outcome => outcome.status === 'stored');
+    if (storedOutcomes.length) {
+      await UPDATE(SCORES).set({ status: 'stored', storedAt: now, lastError: null })
+        .where({ responseId: { in: storedOutcomes.map(outcome => outcome.responseId) } });
+      const invitationIds = storedOutcomes.map(outcome => outcome.invitationId).filter((id): id is string => Boolean(id));
+      if (invitationIds.length) {
+        await UPDATE(INVITATIONS).set({ status: 'scoreStored', scoreStoredAt: now, lastError: null }).where({ ID: { in: invitationIds } });
+      }
+    }
+    for (const outcome of outcomes.filter(candidate => candidate.status !== 'stored')) {
+      await UPDATE(SCORES).set({ status: outcome.status, storedAt: null, lastError: outcome.message ?? null })
         .where({ responseId: outcome.responseId });
       if (outcome.invitationId) {
-        await UPDATE(INVITATIONS)
-          .set(stored ? { status: 'scoreStored', scoreStoredAt: now, lastError: null } : { lastError: `Score write failed: ${outcome.message ?? outcome.status}` })
-          .where({ ID: outcome.invitationId });
+        await UPDATE(INVITATIONS).set({ lastError: `Score write failed: ${outcome.message ?? outcome.status}` }).where({ ID: outcome.invitationId });
       }
     }
     const items = outcomes.filter(outcome => outcome.invitationId && roundTripId).map(outcome => ({
