@@ -291,6 +291,9 @@ describe('audit UI', () => {
     const validity = page.getByRole('textbox', { name: 'Link Validity (Days)' });
     await validity.fill('400');
     await validity.press('Tab');
+    // The draft PATCH of the field must finish before Save, or Save sends the old value.
+    await page.waitForLoadState('networkidle');
+    await pageSettled(page);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
 
     await page.getByText('Link Validity (Days) must be between 1 and 365.').first().waitFor({ timeout: STEP_MS });
