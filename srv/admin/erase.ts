@@ -3,15 +3,9 @@
  * counts per campaign and status remain right. Whatever identifies the contact is removed or replaced.
  */
 import cds from '@sap/cds';
+import { BATCHES, INVITATIONS, ITEMS, LINKS, ROUND_TRIPS, SCORES } from '../lib/entities';
 
 const LOG = cds.log('erase');
-
-const INVITATIONS = 'surveybridge.SurveyInvitations';
-const LINKS = 'surveybridge.SurveyLinks';
-const SCORES = 'surveybridge.ScoreResponses';
-const ITEMS = 'surveybridge.RoundTripItems';
-const ROUND_TRIPS = 'surveybridge.RoundTrips';
-const BATCHES = 'surveybridge.WorkBatches';
 
 /** Replaces the contact key in free texts such as Emarsys error messages. */
 const ERASED_MARK = '(erased)';

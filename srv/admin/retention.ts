@@ -5,15 +5,9 @@
  * persistent queue on a schedule, so one run happens per schedule slot however many instances run.
  */
 import cds from '@sap/cds';
+import { BATCHES, INVITATIONS, ITEMS, LINKS, ROUND_TRIPS, SCORES } from '../lib/entities';
 
 const LOG = cds.log('retention');
-
-const INVITATIONS = 'surveybridge.SurveyInvitations';
-const LINKS = 'surveybridge.SurveyLinks';
-const SCORES = 'surveybridge.ScoreResponses';
-const ITEMS = 'surveybridge.RoundTripItems';
-const ROUND_TRIPS = 'surveybridge.RoundTrips';
-const BATCHES = 'surveybridge.WorkBatches';
 
 const DAY_MS = 86_400_000;
 

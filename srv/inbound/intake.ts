@@ -7,11 +7,9 @@ import cds from '@sap/cds';
 import { bridgeConfig } from '../lib/config';
 import { newRoundTrip } from '../upstream/round-trips';
 import { writeScores, type ScoreRequest } from './scores';
+import { INVITATIONS, ROUND_TRIPS } from '../lib/entities';
 
 const LOG = cds.log('intake');
-
-const INVITATIONS = 'surveybridge.SurveyInvitations';
-const ROUND_TRIPS = 'surveybridge.RoundTrips';
 
 /** Statuses after which a repeated webhook call starts a new cycle instead of reusing the invitation. */
 export const RESTARTABLE_STATUSES = new Set(['failed', 'linkNotFound', 'contactNotFound']);

@@ -13,9 +13,7 @@ import { CONTROL_CHARACTERS, InputError } from './validation';
 import { groupMismatch, readScore, type NpsCategory } from './score-rules';
 import { acceptScore } from './intake';
 import { newRoundTrip } from '../upstream/round-trips';
-
-const SCORES = 'surveybridge.ScoreResponses';
-const INVITATIONS = 'surveybridge.SurveyInvitations';
+import { INVITATIONS, SCORES } from '../lib/entities';
 
 /**
  * Invitation statuses whose link Survey Bridge handed to Emarsys, so a score may go to the contact.

@@ -5,10 +5,10 @@
  */
 import cds from '@sap/cds';
 import { runPreflight, type Finding, type PreflightCampaign } from './checks';
+import { CAMPAIGNS } from '../lib/entities';
 
 const LOG = cds.log('preflight');
 
-const CAMPAIGNS = 'surveybridge.Campaigns';
 const ACTIVATIONS = 'surveybridge.CampaignActivations';
 const MAX_REASON_LENGTH = 1000;
 

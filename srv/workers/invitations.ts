@@ -9,12 +9,9 @@ import * as qualtrics from '../upstream/qualtrics';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
 import { checkpointBatch, finishBatch, openBatch } from './batches';
+import { INVITATIONS, ITEMS, LINKS } from '../lib/entities';
 
 const LOG = cds.log('invitation-worker');
-
-const INVITATIONS = 'surveybridge.SurveyInvitations';
-const ITEMS = 'surveybridge.RoundTripItems';
-const LINKS = 'surveybridge.SurveyLinks';
 
 /** Imports are polled this often until Qualtrics reports them complete. */
 const IMPORT_POLL_MS = 500;

@@ -8,12 +8,9 @@ import { bridgeConfig } from '../lib/config';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
 import { checkpointBatch, finishBatch, openBatch } from './batches';
+import { INVITATIONS, ITEMS, SCORES } from '../lib/entities';
 
 const LOG = cds.log('score-worker');
-
-const SCORES = 'surveybridge.ScoreResponses';
-const INVITATIONS = 'surveybridge.SurveyInvitations';
-const ITEMS = 'surveybridge.RoundTripItems';
 
 /** Emarsys per-contact reply codes and the score status each one leads to. */
 const ITEM_STATUS: Record<string, string> = { '2008': 'contactNotFound', '2010': 'contactAmbiguous', '2007': 'invalidValue' };
