@@ -12,8 +12,8 @@
  *   npm run bench -- --quick           1k and 10k campaigns, short intake runs, small baseline
  *   npm run bench -- --skip-100k --profile
  *
- * Exits with 1 when a run fails or an acknowledged call is missing from the SQLite file; a missed
- * performance target shows as MISS in the table and in `targetsMissed`, and does not change the exit code.
+ * Exits with 1 when a run fails or an acknowledged call is missing from the SQLite file. A missed
+ * performance target shows as MISS in the table and in `targetsMissed` and does not change the exit code.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +107,7 @@ const TIMEOUT_MS = positiveNumber('timeout-minutes', args['timeout-minutes'], 15
 const BRIDGE: Record<string, unknown> = args['batch-size'] ? { invitations: { batchSize: positiveNumber('batch-size', args['batch-size'], 500) } } : {};
 const PROFILE_DIR = path.join(ROOT, '.run', 'bench-profiles');
 
-/** Targets of the benchmark; the table marks each figure pass or MISS against them. */
+/** Targets of the benchmark. The table marks each figure pass or MISS against them. */
 const TARGET = {
   callsPerContact: 0.03,
   baselineCallsPerContact: 4,
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     console.log(loadLine('  score intake with write-back', scores.loadWithWriteBack));
     console.log(loadLine('  score intake, workers off', scores.load));
     console.log(`  ${scores.stored} scores stored in Emarsys with ${scores.emarsysCalls} Emarsys calls ${JSON.stringify(scores.emarsysCallsByOperation)}, ` +
-      `write-back finished ${formatNumber(scores.writeBackSeconds, 1)} s after the load; ${scores.missing} acknowledged answers missing after SIGKILL`);
+      `write-back finished ${formatNumber(scores.writeBackSeconds, 1)} s after the load; ${scores.missing} acknowledged survey responses missing after SIGKILL`);
   }
 
   const baselineRuns: BaselineRun[] = [];

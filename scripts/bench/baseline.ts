@@ -10,8 +10,8 @@
  *
  * Step 3 reads one page per 100 contacts in the mailing list, so the calls per contact grow with the
  * number of contacts already handled. After a 429 the flow waits and sends the request again, like a
- * flow with a retry policy: until the X-RateLimit-Reset or Retry-After time when the stand-in sends
- * one, else with exponential backoff (1 s doubling up to 16 s, plus up to 0.5 s jitter).
+ * flow with a retry policy. It waits until the X-RateLimit-Reset or Retry-After time when the stand-in
+ * sends one, else it backs off exponentially (1 s doubling up to 16 s, plus up to 0.5 s jitter).
  */
 import { startEmarsysSandbox, type EmarsysSandbox } from '../../sandbox/emarsys';
 import { startQualtricsSandbox, type QualtricsSandbox } from '../../sandbox/qualtrics';
@@ -29,7 +29,7 @@ export interface BaselineOptions {
   latencyMs: number;
   /** Webhook calls the flow handles at the same time. */
   concurrency: number;
-  /** Wall time after which a run stops; contacts still in flight then do not count. */
+  /** Wall time after which a run stops. Contacts still in flight then do not count. */
   capSeconds: number;
 }
 
@@ -39,11 +39,11 @@ export interface BaselineRun {
   failed: number;
   capped: boolean;
   seconds: number;
-  /** Every request the stand-ins logged, 429 answers and the OAuth token request included. */
+  /** Every request the stand-ins logged, 429 responses and the OAuth token request included. */
   loggedCalls: number;
-  /** Calls of completed contacts, their 429 answers included, plus the token request, per completed contact. */
+  /** Calls of completed contacts, their 429 responses included, plus the token request, per completed contact. */
   callsPerContact: number;
-  /** Calls of completed contacts without 429 answers, per completed contact: the structural cost. */
+  /** Calls of completed contacts without 429 responses, per completed contact, which is the flow's structural cost. */
   successfulCallsPerContact: number;
   linkPagesPerContact: number;
   rateLimited: number;
@@ -88,7 +88,7 @@ class IntegrationFlow {
 
   constructor(private readonly emarsys: EmarsysSandbox, private readonly qualtrics: QualtricsSandbox, private readonly signal: AbortSignal) {}
 
-  /** Sends one request, resending after each 429; returns the parsed JSON body of the 2xx reply. */
+  /** Sends one request and sends it again after each 429. Returns the parsed JSON body of the 2xx response. */
   private async send(url: string, init: RequestInit, counter: Counter): Promise<any> {
     for (let attempt = 1; ; attempt++) {
       // The cap's signal is not passed to fetch: undici would add one abort listener per request to the
@@ -144,7 +144,7 @@ class IntegrationFlow {
       link ??= page.result.elements.find((element: any) => element.externalDataReference === email)?.link;
       pageUrl = page.result.nextPage;
     }
-    if (!link) throw new Error(`The links of distribution ${distribution.result.id} hold no link for ${email}`);
+    if (!link) throw new Error(`The links of distribution ${distribution.result.id} contain no link for ${email}`);
     const reply = await this.send(`${this.emarsys.apiV3Url}event/${EVENT_ID}/trigger`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.accessToken}` },
@@ -230,9 +230,9 @@ export interface BaselineModel {
   slope: number;
   callsPerContact(contacts: number): number;
   /**
-   * Estimated completion in seconds: the largest of the Qualtrics rate-limit bound (all calls but the
-   * trigger go to Qualtrics), the Emarsys rate-limit bound (one trigger per contact) and the latency
-   * bound (calls in sequence per contact, `concurrency` contacts at a time). A rate-limit bound counts
+   * Estimates the completion in seconds as the largest of three bounds. The Qualtrics rate-limit bound
+   * counts all calls but the trigger, the Emarsys bound one trigger per contact, and the latency bound
+   * the calls in sequence per contact with `concurrency` contacts at a time. A rate-limit bound counts
    * only when the calls exceed one minute's limit, because the first minute's window takes them at once.
    */
   completionSeconds(contacts: number): number;

@@ -27,7 +27,7 @@ export interface CampaignOptions {
   label: string;
   latencyMs: number;
   connections: number;
-  /** Settings merged into `cds.surveyBridge`; empty means the product defaults. */
+  /** Settings merged into `cds.surveyBridge`. An empty object keeps the product defaults. */
   bridge: Record<string, unknown>;
   timeoutMs: number;
   /** Extra Node.js options for the service, such as --cpu-prof. */
@@ -75,7 +75,7 @@ export function contactEmail(index: number): string {
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-/** Sends one webhook call with fetch; used for contacts that autocannon's run did not get a 202 for. */
+/** Sends one webhook call with fetch, for a contact that got no 202 during autocannon's run. */
 async function resendWebhook(serviceUrl: string, email: string): Promise<boolean> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const response = await fetch(`${serviceUrl}/inbound/generateLink`, {
@@ -133,8 +133,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     feed = await runLoad({
       label: `${label} webhooks`, url: service.url, path: '/inbound/generateLink', authorization: WEBHOOK_AUTH,
       connections: Math.min(options.connections, contacts), amount: contacts, showProgress: false,
-      // A connection that autocannon reopens sends one more request, so numbers past N wrap around;
-      // a repeated call for a contact returns its invitation and creates nothing.
+      // A connection that autocannon reopens sends one more request, so numbers past N wrap around. A
+      // repeated call for a contact returns its invitation and creates nothing.
       body: index => JSON.stringify({ campaign: CAMPAIGN, email: contactEmail(index % contacts) }),
       onResponse: (status, _body, index) => {
         if (status === 202) accepted.add(index % contacts);

@@ -87,7 +87,7 @@ export interface ScoreIntakeResult {
   load: LoadResult;
   /** The same load while the score worker writes the scores back to Emarsys. */
   loadWithWriteBack: LoadResult;
-  /** Invitations with a triggered event that the answers referred to. */
+  /** Invitations with a triggered event that the survey responses referred to. */
   invitations: number;
   /** Distinct response ids in 202 replies of both runs. */
   acknowledged: number;
@@ -109,14 +109,14 @@ interface ScoreLoadContext {
   servicePid: number | undefined;
   invitationIds: string[];
   runTag: string;
-  /** Running number of the next answer; every run continues the sequence of the one before. */
+  /** Running number of the next survey response. Every run continues the sequence of the one before. */
   next: number;
   acknowledged: Set<string>;
 }
 
 /**
- * Sends a warm-up and a measured run of answers. Each answer has a new response id and refers to the
- * next mailed invitation, cycling through them once every invitation got one.
+ * Sends a warm-up and a measured run of survey responses. Each has a new response id and refers to
+ * the next mailed invitation, cycling through them once every invitation got one.
  */
 async function loadScores(context: ScoreLoadContext, options: IntakeOptions, label: string): Promise<LoadResult> {
   let load: LoadResult | undefined;
@@ -144,10 +144,11 @@ async function loadScores(context: ScoreLoadContext, options: IntakeOptions, lab
 
 /**
  * Loads POST /inbound/ingestScore on the database of a finished campaign, in two runs on fresh
- * services. The first has workers on, so the score worker writes the answers back to the Emarsys
- * stand-in while the load runs, and counts the Emarsys calls until no score is pending. The second
- * has workers off and gives the intake figure comparable to the webhook intake. It ends with SIGKILL
- * (SIGTERM when profiling), and every acknowledged response id of both runs is looked up in the file.
+ * services. The first has workers on, so the score worker writes the scores back to the Emarsys
+ * stand-in while the load runs. Its Emarsys calls are counted from its start until no score is
+ * pending. The second has workers off and gives the intake figure comparable to the webhook intake.
+ * It ends with SIGKILL (SIGTERM when profiling), and every acknowledged response id of both runs is
+ * looked up in the file.
  */
 export async function runScoreIntake(campaign: CampaignResult, options: IntakeOptions & { bridge: Record<string, unknown>; timeoutMs: number }): Promise<ScoreIntakeResult> {
   const emarsys = campaign.emarsys!;
@@ -155,7 +156,7 @@ export async function runScoreIntake(campaign: CampaignResult, options: IntakeOp
   const readDb = new BenchDatabase(campaign.database);
   const invitationIds = readDb.column(INVITATIONS_TABLE, 'ID', 'eventTriggered');
   readDb.close();
-  if (!invitationIds.length) throw new Error(`The ${campaign.label} campaign left no invitation with a triggered event to answer`);
+  if (!invitationIds.length) throw new Error(`The ${campaign.label} campaign left no invitation with a triggered event; see ${campaign.logFile}`);
 
   const logFile = '.run/bench-scores.log';
   fs.rmSync(path.join(ROOT, logFile), { force: true });

@@ -21,7 +21,7 @@ export interface LoadOptions {
   onResponse?: (status: number, body: string, index: number) => void;
   /** Prints a progress line about every five seconds (default true). */
   showProgress?: boolean;
-  /** Process id of the server under load; its CPU time and that of the rest of the machine are reported. */
+  /** Process id of the server under load. The result then reports its CPU time and that of the rest of the machine. */
   servicePid?: number;
 }
 
@@ -29,7 +29,7 @@ export interface LoadResult {
   responses: number;
   /** Responses per HTTP status, for example { '202': 35120 }. */
   statusCounts: Record<string, number>;
-  /** Connection errors and timeouts, which autocannon answers with a new connection. */
+  /** Connection errors and timeouts, after each of which autocannon opens a new connection. */
   errors: number;
   timeouts: number;
   durationSeconds: number;

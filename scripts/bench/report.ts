@@ -15,7 +15,7 @@ export function formatNumber(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** Rounds to `digits` decimals for the JSON line; NaN and Infinity become null. */
+/** Rounds to `digits` decimals for the JSON line. NaN and Infinity become null. */
 export function rounded(value: number, digits = 1): number | null {
   if (!Number.isFinite(value)) return null;
   const factor = 10 ** digits;

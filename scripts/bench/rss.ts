@@ -1,4 +1,4 @@
-/** Samples the resident set size (VmRSS in /proc/<pid>/status) and CPU time of a process; Linux only. */
+/** Samples the resident set size (VmRSS in /proc/<pid>/status) and CPU time of a process. Linux only. */
 import fs from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
@@ -50,7 +50,7 @@ export class CpuAccount {
     this.service = readCpuSeconds(servicePid) ?? NaN;
   }
 
-  /** Returns the CPU seconds since construction; call it while the service still runs. */
+  /** Returns the CPU seconds since construction. Call it while the service still runs. */
   read(): CpuShare {
     const service = (readCpuSeconds(this.servicePid) ?? NaN) - this.service;
     const benchUsage = process.cpuUsage(this.bench);
@@ -98,7 +98,7 @@ export class RssSampler {
     return Math.max(0, ...this.samples.map(sample => sample.mb));
   }
 
-  /** Returns the highest RSS in each quarter of [from, to], in MB; an empty quarter gives 0. */
+  /** Returns the highest RSS in each quarter of [from, to], in MB, and 0 for a quarter without samples. */
   peakByQuarter(from: number, to: number): number[] {
     const quarter = (to - from) / 4;
     return [0, 1, 2, 3].map(index => {
