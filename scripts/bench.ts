@@ -8,7 +8,7 @@
  * service's RSS. It prints progress and a table with the targets, and ends with one JSON line.
  * BENCHMARKS.md records the figures and findings.
  *
- *   npm run bench                      full run (about 15 minutes on 2 cores)
+ *   npm run bench                      full run (about 10 minutes on 2 cores)
  *   npm run bench -- --quick           1k and 10k campaigns, short intake runs, small baseline
  *   npm run bench -- --skip-100k --profile
  *
