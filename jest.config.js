@@ -6,7 +6,7 @@ module.exports = {
   globalSetup: '<rootDir>/test/global-setup.js',
   setupFiles: ['<rootDir>/test/env-setup.js'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  // gen/ holds the build output with a package.json of its own.
+  // gen/ contains the build output with a package.json of its own.
   modulePathIgnorePatterns: ['<rootDir>/gen/'],
   testTimeout: 60_000,
   maxWorkers: 2

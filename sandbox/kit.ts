@@ -19,7 +19,7 @@ export const NO_FAULTS: Faults = { latencyMs: 0, error5xxRate: 0, rate429: 0, st
 /** The outcome a request should get before the vendor logic runs. */
 export type FaultDecision = 'none' | 'error5xx' | 'error429';
 
-/** One request the stand-in answered. */
+/** One request the stand-in handled. */
 export interface CallRecord {
   at: number;
   method: string;

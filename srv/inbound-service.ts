@@ -6,7 +6,7 @@ import { ingestScore } from './inbound/scores';
 
 const LOG = cds.log('inbound');
 
-/** Answers an input problem as a JSON error naming the field, after recording the rejected call. */
+/** Rejects an input problem with a JSON error naming the field, after recording the rejected call. */
 async function rejectInput(req: cds.Request, system: 'emarsys' | 'qualtrics', error: InputError, started: number): Promise<void> {
   await recordRejectedCall(system, req.event, error.status, error.message, Date.now() - started);
   LOG.info(`${req.event} rejected with ${error.status} ${error.code}`, { target: error.target });

@@ -1,4 +1,4 @@
-// cds loads srv/*.ts only when it knows it runs under TypeScript.
+// cds loads srv/*.ts only when CDS_TYPESCRIPT tells it that it runs under TypeScript.
 module.exports = async () => {
   process.env.CDS_TYPESCRIPT = 'true';
 };

@@ -71,7 +71,7 @@ export async function deployDatabase(database: string, logFile: string): Promise
   await run(path.join(BIN, 'cds'), ['deploy', '--to', `sqlite:${database}`], logFile);
 }
 
-/** Starts the service and resolves once it answers on its port. */
+/** Starts the service and resolves once its /health endpoint responds. */
 export async function startService(options: ServiceOptions): Promise<ServiceProcess> {
   const log = fs.openSync(path.join(ROOT, options.logFile), 'a');
   const config = mergeDeep({

@@ -59,7 +59,7 @@ export class GroupWork {
   readonly extra: Array<() => Promise<void>> = [];
 }
 
-/** Whether a stored invitation still covers a repeated call for the same contact and campaign. */
+/** Checks whether a stored invitation still covers a repeated call for the same contact and campaign. */
 export function isCurrentInvitation(row: { status: string; cycleEndsAt: string | Date }, now: number, marginMs: number): boolean {
   if (RESTARTABLE_STATUSES.has(row.status)) return false;
   // The margin keeps links that expire soon from being reused; a fatigue suppression has no link.
@@ -228,7 +228,7 @@ export async function acceptInvitation(request: InvitationRequest): Promise<Invi
   return receipt!;
 }
 
-/** Stores a score answer with its round trip; `request.done` receives the outcome before the commit resolves. */
+/** Stores a survey response's score with its round trip; `request.done` receives the outcome before the commit resolves. */
 export function acceptScore(request: ScoreRequest): Promise<void> {
   return committer.submit<void>(group => group.scoreRequests.push(request));
 }

@@ -160,7 +160,7 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
       outcome = sameAnswer(known, request)
         ? { httpStatus: 200, body: { responseId: request.responseId, status: known.status, invitationId, score: known.score, npsCategory: known.npsCategory, repeated: true } }
         : { httpStatus: 409, body: { error: { code: 'RESPONSE_ALREADY_RECORDED', target: 'nps',
-            message: `Response ${request.responseId} is already recorded with answer '${known.rawScore ?? ''}'; the first answer stored is kept, so send changes as a new response` } } };
+            message: `Response ${request.responseId} is already recorded with the score '${known.rawScore ?? ''}'; the first score stored is kept, so record a changed score as a new response` } } };
     } else if (request.score === undefined) {
       const row = { responseId: request.responseId, surveyId: request.surveyId, contactRef: request.invitationId ?? request.extRef,
         rawScore: request.rawScore, status: 'invalid', lastError: request.invalidReason, receivedAt: now };

@@ -14,7 +14,7 @@ export interface BridgeConfig {
     campaignCacheMs: number;
   };
   invitations: {
-    /** A campaign's micro-batch is flushed when it holds this many received invitations... */
+    /** A campaign's micro-batch is flushed when it contains this many received invitations... */
     batchSize: number;
     /** ...or when its oldest invitation has waited this long. */
     flushAgeMs: number;
@@ -25,7 +25,7 @@ export interface BridgeConfig {
     /** Worker runs for one batch before its invitations are marked failed. */
     maxBatchAttempts: number;
     /**
-     * How long a worker's claim on a batch holds without a checkpoint. Another instance takes over a
+     * How long a worker's claim on a batch lasts without a checkpoint. Another instance takes over a
      * batch whose lease ran out, so this bounds the delay after a crash.
      */
     leaseMs: number;

@@ -50,7 +50,7 @@ export interface Authenticator {
   invalidate(destination: Destination, responseHeaders: Record<string, string>): boolean;
 }
 
-/** A failed upstream exchange; `retryable` tells whether a later run may succeed. */
+/** A failed upstream exchange; `retryable` is true when a later run may succeed. */
 export class UpstreamError extends Error {
   constructor(
     message: string,
@@ -93,8 +93,9 @@ export function isTransient(status: number | undefined): boolean {
 }
 
 /**
- * Computes the wait before the next attempt: until X-RateLimit-Reset or Retry-After when the server
- * names a time, else exponential backoff with full jitter; both capped at maxBackoffMs.
+ * Computes the wait before the next attempt. When the server names a time in X-RateLimit-Reset or
+ * Retry-After, it waits until then; otherwise it uses exponential backoff with full jitter. Both are
+ * capped at maxBackoffMs.
  */
 export function retryDelayMs(attempt: number, headers: Record<string, string>, now = Date.now()): number {
   const { baseBackoffMs, maxBackoffMs } = bridgeConfig().upstream;

@@ -56,14 +56,14 @@ export function useStack(options: StackOptions = {}): Stack {
     const response = await fetch(`${stack.url}${pathname}`, {
       method,
       headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...auth, ...headers } as Record<string, string>,
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
+      body: serialize(body)
     });
     const text = await response.text();
     let parsed: any = text;
     try {
       parsed = JSON.parse(text);
     } catch {
-      // Plain-text answers such as "Unauthorized" stay strings.
+      // Plain-text responses such as "Unauthorized" stay strings.
     }
     return { status: response.status, body: parsed };
   };
@@ -83,6 +83,13 @@ export function useStack(options: StackOptions = {}): Stack {
   stack.post = (pathname, body, user = USERS.webhook, headers) => request('POST', pathname, body, user, headers);
   stack.get = (pathname, user = USERS.admin) => request('GET', pathname, undefined, user);
   return stack;
+}
+
+/** Sends strings as they are and serializes everything else as JSON. */
+function serialize(body: unknown): string | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body === 'string') return body;
+  return JSON.stringify(body);
 }
 
 /** Polls `probe` until it returns a truthy value or `timeoutMs` passes. */
