@@ -252,6 +252,9 @@ describe('audit UI', () => {
     await statusInput.click();
     await statusInput.fill('contactNotFound');
     await statusInput.press('Enter');
+    // An open value-help popover can cover the Go button; Escape closes it.
+    await page.keyboard.press('Escape');
+    await pageSettled(page);
     await page.locator('[id$="FilterBar::SurveyInvitations-btnSearch"]').click();
 
     await waitFor(async () => !(await pageText(page)).includes('ui-anna@example.org'), STEP_MS, 'the filtered list');
