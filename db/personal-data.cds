@@ -37,5 +37,6 @@ annotate surveybridge.RoundTripItems with @PersonalData.EntitySemantics: 'Other'
 
 annotate surveybridge.SurveyLinks with @PersonalData.EntitySemantics: 'Other' {
   invitation @PersonalData.FieldSemantics: 'DataSubjectID';
-  surveyLink @PersonalData.IsPotentiallySensitive;
+  surveyLink         @PersonalData.IsPotentiallySensitive;
+  qualtricsContactId @PersonalData.IsPotentiallyPersonal;
 };

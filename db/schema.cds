@@ -99,6 +99,9 @@ entity SurveyLinks : cuid {
   surveyLink     : String(1000);
   expiresAt      : Timestamp;
   issuedAt       : Timestamp not null;
+  /** Qualtrics ids of the contact and the transaction that the link belongs to. */
+  qualtricsContactId : String(40);
+  transactionId      : String(40);
   status         : String(20) enum { issued; sent; expiredUnsent; } not null default 'issued';
 }
 

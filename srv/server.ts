@@ -7,9 +7,13 @@ import { registerPreflight } from './preflight/register';
 import { registerReplay } from './workers/replay';
 import { bodyLimit } from './security/body-limit';
 import { securityHeaders } from './security/security-headers';
+import { ensureIndexes } from './lib/indexes';
 
 registerPreflight();
 registerReplay();
+
+// Listeners of `served` run one after another; this one is registered first, so the workers start on indexed tables.
+cds.once('served', ensureIndexes);
 
 // The Cloud SDK logs every destination lookup at info level; its warnings and errors still show.
 setGlobalLogLevel('warn');

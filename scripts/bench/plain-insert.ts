@@ -25,7 +25,9 @@ const PACKAGE_JSON = {
     requires: {
       db: { kind: 'sqlite', credentials: { url: 'plain.sqlite' }, client: { timeout: 10_000 } },
       auth: { kind: 'mocked', users: { bench: { password: 'bench' }, '*': false } }
-    }
+    },
+    // Survey Bridge logs no line per REST request either.
+    log: { levels: { rest: 'warn' } }
   }
 };
 

@@ -108,7 +108,7 @@ export async function eraseContact(contactKey: string): Promise<ErasureResult> {
 
   await eraseInvitations(contactKey, invitations, now);
   const surveyLinks = invitationIds.length
-    ? Number(await UPDATE(LINKS).set({ surveyLink: null }).where({ invitation_ID: { in: invitationIds } }))
+    ? Number(await UPDATE(LINKS).set({ surveyLink: null, qualtricsContactId: null }).where({ invitation_ID: { in: invitationIds } }))
     : 0;
   const scoreResponses = await eraseScoreResponses(contactKey, invitationIds);
   const roundTripItems = await scrubColumn(ITEMS, 'ID', 'message', contactKey);

@@ -22,13 +22,63 @@ export const FINAL_INVITATION_STATUSES = new Set([
 
 interface Outcome {
   invitationId: string;
-  set: Record<string, unknown>;
+  /** Fields to update; null for an issued link, whose fields are copied from its SurveyLinks row. */
+  set: Record<string, unknown> | null;
   item: { outcome: string; code?: string; message?: string };
+}
+
+/** A link as inserted into SurveyLinks. */
+interface LinkRow {
+  ID: string;
+  invitation_ID: string;
+  distributionId: string;
+  surveyLink: string;
+  expiresAt: string | null;
+  issuedAt: string;
+  qualtricsContactId: string | null;
+  transactionId: string | null;
+  status: 'issued';
+}
+
+const TRIGGER_ID_PREFIX = 'sb-';
+const INVITATIONS_TABLE = 'surveybridge_SurveyInvitations';
+const LINKS_TABLE = 'surveybridge_SurveyLinks';
+
+/** Reads one column of an invitation's issued link from the given distribution. */
+function issuedLinkColumn(column: string): string {
+  return `(select l.${column} from ${LINKS_TABLE} l where l.invitation_ID = ${INVITATIONS_TABLE}.ID and l.status = 'issued' and l.distributionId = ?)`;
+}
+
+/**
+ * Moves invitations to `linkIssued` with one statement per page of links. The link, its expiry and
+ * the Qualtrics ids are read from the SurveyLinks rows inserted just before, so no invitation needs
+ * an UPDATE of its own. Plain SQL, because CQN has no correlated subquery in SET; it runs on SQLite
+ * and SAP HANA alike.
+ */
+async function markLinksIssued(links: LinkRow[]): Promise<void> {
+  if (!links.length) return;
+  const { distributionId } = links[0];
+  const sql = `update ${INVITATIONS_TABLE} set status = 'linkIssued', distributionId = ?,
+      linkIssuedAt = ${issuedLinkColumn('issuedAt')},
+      surveyLink = ${issuedLinkColumn('surveyLink')},
+      linkExpiresAt = ${issuedLinkColumn('expiresAt')},
+      cycleEndsAt = coalesce(${issuedLinkColumn('expiresAt')}, cycleEndsAt),
+      qualtricsContactId = ${issuedLinkColumn('qualtricsContactId')},
+      transactionId = ${issuedLinkColumn('transactionId')},
+      triggerId = coalesce(triggerId, '${TRIGGER_ID_PREFIX}' || ID)
+    where status = 'received' and ID in (${links.map(() => '?').join(', ')})`;
+  const result = await cds.db.run(sql, [distributionId, distributionId, distributionId, distributionId, distributionId, distributionId, distributionId,
+    ...links.map(link => link.invitation_ID)]);
+  // Plain SQL returns the driver's result, { changes }, not a number.
+  const affected = typeof result === 'number' ? result : result?.changes;
+  if (affected !== links.length) {
+    throw new Error(`Expected ${links.length} invitations in status received for distribution ${distributionId}, updated ${affected}`);
+  }
 }
 
 /** Derives the trigger_id of an invitation; it stays the same across retries, so Emarsys drops a repeated trigger. */
 export function triggerIdOf(invitationId: string): string {
-  return `sb-${invitationId}`;
+  return `${TRIGGER_ID_PREFIX}${invitationId}`;
 }
 
 export function distributionDescriptionOf(batchId: string): string {
@@ -36,12 +86,13 @@ export function distributionDescriptionOf(batchId: string): string {
 }
 
 /** Writes invitation updates, their round-trip items and newly issued links in one transaction. */
-async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[], links: object[] = []): Promise<void> {
+async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[], links: LinkRow[] = []): Promise<void> {
   if (!outcomes.length) return;
   await cds.tx(async () => {
     // Outcomes with the same field values share one UPDATE; a batch of triggers then costs two statements.
     const groups = new Map<string, { set: Record<string, unknown>; ids: string[] }>();
     for (const outcome of outcomes) {
+      if (!outcome.set) continue;
       const key = JSON.stringify(outcome.set);
       const group = groups.get(key) ?? { set: outcome.set, ids: [] };
       group.ids.push(outcome.invitationId);
@@ -57,7 +108,10 @@ async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[
         await UPDATE(INVITATIONS).set(set).where({ ID: { in: ids } });
       }
     }
-    if (links.length) await INSERT.into(LINKS).entries(links);
+    if (links.length) {
+      await INSERT.into(LINKS).entries(links);
+      await markLinksIssued(links);
+    }
     if (roundTripId) {
       await INSERT.into(ITEMS).entries(outcomes.map(outcome => ({
         ID: cds.utils.uuid(), roundTrip_ID: roundTripId, invitation_ID: outcome.invitationId, ...outcome.item
@@ -75,8 +129,11 @@ function failedOutcome(invitationId: string, reason: string, code?: string): Out
   };
 }
 
+/** Columns that the batch steps read; the rest of an invitation row is never needed here. */
+const BATCH_COLUMNS = ['ID', 'contactKey', 'firstName', 'lastName', 'language', 'triggerId', 'surveyLink', 'linkExpiresAt'];
+
 async function loadInvitations(batchId: string, statuses: string[]): Promise<any[]> {
-  return cds.tx(() => SELECT.from(INVITATIONS).where({ batch_ID: batchId, status: { in: statuses } }).orderBy('receivedAt'));
+  return cds.tx(() => SELECT.from(INVITATIONS).columns(...BATCH_COLUMNS).where({ batch_ID: batchId, status: { in: statuses } }).orderBy('receivedAt'));
 }
 
 async function waitForImport(campaign: any, importId: string, context: { batchId: string }): Promise<void> {
@@ -153,6 +210,7 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
   let lastRoundTrip: string | undefined;
   for await (const page of qualtrics.listDistributionLinks(batch.distributionId, campaign.surveyId, { batchId: batch.ID })) {
     const outcomes: Outcome[] = [];
+    const links: LinkRow[] = [];
     const now = new Date().toISOString();
     for (const link of page.elements) {
       const invitation = byKey.get(link.externalDataReference ?? '');
@@ -170,20 +228,15 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
         if (expiresAt && new Date(expiresAt).getTime() - linkExpiryMarginMs <= Date.now()) {
           LOG.warn('Qualtrics returned a link that expires within the margin', { invitation: invitation.ID, batch: batch.ID });
         }
-        outcomes.push({
-          invitationId: invitation.ID,
-          set: { ...common, status: 'linkIssued', surveyLink: link.link, linkExpiresAt: expiresAt, linkIssuedAt: now, ...(expiresAt ? { cycleEndsAt: expiresAt } : {}), triggerId: invitation.triggerId ?? triggerIdOf(invitation.ID) },
-          item: { outcome: 'linkIssued' }
+        outcomes.push({ invitationId: invitation.ID, set: null, item: { outcome: 'linkIssued' } });
+        links.push({
+          ID: cds.utils.uuid(), invitation_ID: invitation.ID, distributionId: batch.distributionId, surveyLink: link.link,
+          expiresAt, issuedAt: now, qualtricsContactId: link.contactId ?? null, transactionId: link.transactionId ?? null, status: 'issued'
         });
       }
     }
     lastRoundTrip = page.roundTripId;
-    await applyOutcomes(lastRoundTrip, outcomes, outcomes
-      .filter(outcome => outcome.set.status === 'linkIssued')
-      .map(outcome => ({
-        ID: cds.utils.uuid(), invitation_ID: outcome.invitationId, distributionId: batch.distributionId,
-        surveyLink: outcome.set.surveyLink, expiresAt: outcome.set.linkExpiresAt, issuedAt: now, status: 'issued'
-      })));
+    await applyOutcomes(lastRoundTrip, outcomes, links);
     await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
   }
   const missing = [...byKey.values()].map(invitation => ({
