@@ -108,10 +108,15 @@ export async function openBatch(batchId: string, leaseMs: number): Promise<{ bat
   return { batch, campaign };
 }
 
-/** Extends the lease and stores checkpoint fields of a batch. */
-export async function checkpointBatch(batchId: string, fields: Record<string, unknown>, leaseMs: number): Promise<void> {
+/** Extends the lease and stores checkpoint fields of a batch, inside the caller's transaction. */
+export async function writeCheckpoint(batchId: string, fields: Record<string, unknown>, leaseMs: number): Promise<void> {
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
-  await cds.tx(() => UPDATE(WORK_BATCHES).set({ ...fields, leaseUntil }).where({ ID: batchId }));
+  await UPDATE(WORK_BATCHES).set({ ...fields, leaseUntil }).where({ ID: batchId });
+}
+
+/** Extends the lease and stores checkpoint fields of a batch in a transaction of its own. */
+export async function checkpointBatch(batchId: string, fields: Record<string, unknown>, leaseMs: number): Promise<void> {
+  await cds.tx(() => writeCheckpoint(batchId, fields, leaseMs));
 }
 
 export async function finishBatch(batchId: string, status: 'done' | 'failed', lastError?: string): Promise<void> {

@@ -8,7 +8,7 @@ import { bridgeConfig } from '../lib/config';
 import * as qualtrics from '../upstream/qualtrics';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
-import { checkpointBatch, finishBatch, openBatch } from './batches';
+import { checkpointBatch, finishBatch, openBatch, writeCheckpoint } from './batches';
 import { INVITATIONS, ITEMS, LINKS } from '../lib/entities';
 
 const LOG = cds.log('invitation-worker');
@@ -85,9 +85,20 @@ export function distributionDescriptionOf(batchId: string): string {
   return `Survey Bridge batch ${batchId}`;
 }
 
-/** Writes invitation updates, their round-trip items and newly issued links in one transaction. */
-async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[], links: LinkRow[] = []): Promise<void> {
-  if (!outcomes.length) return;
+/** Writes that commit together with a set of outcomes. */
+interface OutcomeWrites {
+  /** Links issued with the outcomes. */
+  links?: LinkRow[];
+  /** Invitations whose issued link went out to Emarsys. */
+  sentIds?: string[];
+  /** Checkpoint of the batch, so a restarted run never repeats a step whose outcomes are stored. */
+  checkpoint?: { batchId: string; fields?: Record<string, unknown> };
+}
+
+/** Writes invitation updates, their round-trip items, links and the batch checkpoint in one transaction. */
+async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[], writes: OutcomeWrites = {}): Promise<void> {
+  const { links = [], sentIds = [], checkpoint } = writes;
+  if (!outcomes.length && !checkpoint) return;
   await cds.tx(async () => {
     // Outcomes with the same field values share one UPDATE; a batch of triggers then costs two statements.
     const groups = new Map<string, { set: Record<string, unknown>; ids: string[] }>();
@@ -112,11 +123,13 @@ async function applyOutcomes(roundTripId: string | undefined, outcomes: Outcome[
       await INSERT.into(LINKS).entries(links);
       await markLinksIssued(links);
     }
-    if (roundTripId) {
+    if (roundTripId && outcomes.length) {
       await INSERT.into(ITEMS).entries(outcomes.map(outcome => ({
         ID: cds.utils.uuid(), roundTrip_ID: roundTripId, invitation_ID: outcome.invitationId, ...outcome.item
       })));
     }
+    if (sentIds.length) await UPDATE(LINKS).set({ status: 'sent' }).where({ invitation_ID: { in: sentIds }, status: 'issued' });
+    if (checkpoint) await writeCheckpoint(checkpoint.batchId, checkpoint.fields ?? {}, bridgeConfig().invitations.leaseMs);
   });
 }
 
@@ -170,8 +183,10 @@ async function syncContacts(batch: any, campaign: any): Promise<any> {
   const importId = await qualtrics.importTransactionContacts(campaign.directoryId, campaign.mailingListId, transactionBatchId, contacts, context);
   await waitForImport(campaign, importId, context);
   const contactsSyncedAt = new Date().toISOString();
-  await checkpointBatch(batch.ID, { contactsSyncedAt }, bridgeConfig().invitations.leaseMs);
-  await cds.tx(() => UPDATE(INVITATIONS).set({ transactionBatchId }).where({ batch_ID: batch.ID }));
+  await cds.tx(async () => {
+    await UPDATE(INVITATIONS).set({ transactionBatchId }).where({ batch_ID: batch.ID });
+    await writeCheckpoint(batch.ID, { contactsSyncedAt }, bridgeConfig().invitations.leaseMs);
+  });
   return { ...batch, transactionBatchId, contactsSyncedAt };
 }
 
@@ -236,8 +251,7 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
       }
     }
     lastRoundTrip = page.roundTripId;
-    await applyOutcomes(lastRoundTrip, outcomes, links);
-    await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
+    await applyOutcomes(lastRoundTrip, outcomes, { links, checkpoint: { batchId: batch.ID } });
   }
   const missing = [...byKey.values()].map(invitation => ({
     invitationId: invitation.ID,
@@ -245,8 +259,7 @@ async function collectLinks(batch: any, campaign: any): Promise<void> {
     item: { outcome: 'linkNotFound' }
   }));
   if (missing.length) LOG.warn(`${missing.length} contacts had no link in the distribution`, { batch: batch.ID, distribution: batch.distributionId });
-  await applyOutcomes(lastRoundTrip, missing);
-  await checkpointBatch(batch.ID, { linksFetchedAt: new Date().toISOString() }, bridgeConfig().invitations.leaseMs);
+  await applyOutcomes(lastRoundTrip, missing, { checkpoint: { batchId: batch.ID, fields: { linksFetchedAt: new Date().toISOString() } } });
 }
 
 /**
@@ -307,9 +320,7 @@ async function triggerEvents(batch: any, campaign: any): Promise<void> {
       }
       return failedOutcome(invitation.ID, `Emarsys ${error.code}: ${error.text}`, error.code);
     });
-    await applyOutcomes(result.roundTripId, outcomes);
-    await cds.tx(() => UPDATE(LINKS).set({ status: 'sent' }).where({ invitation_ID: { in: sentIds }, status: 'issued' }));
-    await checkpointBatch(batch.ID, {}, bridgeConfig().invitations.leaseMs);
+    await applyOutcomes(result.roundTripId, outcomes, { sentIds, checkpoint: { batchId: batch.ID } });
   }
 }
 
