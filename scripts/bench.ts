@@ -29,6 +29,7 @@ import { printProfile, summarizeProfile, type ProfileSummary } from './bench/pro
 import { formatNumber, machineInfo, printRows, rounded, type Row } from './bench/report';
 import type { CpuShare } from './bench/rss';
 import type { LoadResult } from './bench/load';
+import { buildService, joinNodeOptions, productionNodeOptions, type ServiceRuntime } from './bench/runtime';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -48,7 +49,10 @@ const HELP = `Usage: npm run bench -- [options]
   --duration S                 seconds per measured intake run (default 30)
   --warmup S                   seconds of the same load before each intake run, not measured (default 5)
   --batch-size N               sets cds.surveyBridge.invitations.batchSize (default: the product default)
-  --timeout-minutes M          wait per campaign until every invitation is final (default 15)`;
+  --timeout-minutes M          wait per campaign until every invitation is final (default 15)
+  --source                     run the TypeScript sources through tsx instead of the build from npm run build
+  --instances N                service instances per campaign on one SQLite file, webhooks split between them (default 1)
+  --service-node-options=TEXT  Node.js options for the service in place of mta.yaml's, such as --service-node-options=--max-old-space-size=192`;
 
 const { values: args } = parseArgs({
   options: {
@@ -69,6 +73,9 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '5' },
     'batch-size': { type: 'string' },
     'timeout-minutes': { type: 'string', default: '15' },
+    'service-node-options': { type: 'string' },
+    instances: { type: 'string', default: '1' },
+    source: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false }
   }
 });
@@ -106,6 +113,12 @@ const WARMUP_SECONDS = args.warmup === '0' ? 0 : positiveNumber('warmup', args.w
 const TIMEOUT_MS = positiveNumber('timeout-minutes', args['timeout-minutes'], 15) * 60_000;
 const BRIDGE: Record<string, unknown> = args['batch-size'] ? { invitations: { batchSize: positiveNumber('batch-size', args['batch-size'], 500) } } : {};
 const PROFILE_DIR = path.join(ROOT, '.run', 'bench-profiles');
+const INSTANCES = positiveNumber('instances', args.instances, 1);
+/** The service as it ships: gen/srv with mta.yaml's Node.js options, unless the switches say otherwise. */
+const RUNTIME: ServiceRuntime = {
+  built: !args.source,
+  nodeOptions: args['service-node-options'] ?? productionNodeOptions()
+};
 
 /** Targets of the benchmark. The table marks each figure pass or MISS against them. */
 const TARGET = {
@@ -166,13 +179,22 @@ async function main(): Promise<void> {
   console.log(`Stand-ins: ${LATENCY_MS} ms per call, Emarsys 1,000 requests/min per API user, Qualtrics 3,000 requests/min per brand`);
   console.log(`Campaigns: ${SIZES.map(labelOf).join(', ') || 'none'}; autocannon ${CONNECTIONS} connections; intake runs ${DURATION_SECONDS} s; ` +
     `service settings ${Object.keys(BRIDGE).length ? JSON.stringify(BRIDGE) : 'product defaults'}`);
+  console.log(`Service: ${RUNTIME.built ? 'gen/srv from npm run build (JavaScript)' : 'TypeScript sources through tsx'}, ` +
+    `Node.js options ${RUNTIME.nodeOptions ? `'${RUNTIME.nodeOptions}'` : 'none'}${args['service-node-options'] === undefined ? ' (from mta.yaml)' : ''}, ` +
+    `${INSTANCES} instance${INSTANCES === 1 ? '' : 's'} per campaign`);
   fs.mkdirSync(path.join(ROOT, '.run'), { recursive: true });
+  if (RUNTIME.built) {
+    phase('Build: npm run build');
+    await buildService();
+    endProgress();
+    console.log('  gen/srv built');
+  }
 
   let intake: WebhookIntakeResult | undefined;
   let plain: PlainInsertResult | undefined;
   if (!args['skip-intake']) {
     phase(`Webhook intake: ${CONNECTIONS} connections for ${DURATION_SECONDS} s after ${WARMUP_SECONDS} s warm-up on a fresh service, workers off, then SIGKILL`);
-    intake = await runWebhookIntake({ connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS });
+    intake = await runWebhookIntake({ connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, ...RUNTIME });
     endProgress();
     console.log(loadLine('  webhook intake', intake.load));
     console.log(`  acknowledged ${intake.acknowledged} invitations, ${intake.found} in the SQLite file after SIGKILL, ${intake.missing} missing (journal mode ${intake.journalMode})`);
@@ -189,7 +211,8 @@ async function main(): Promise<void> {
     const keepStandIns = !args['skip-scores'] && size === largest;
     phase(`Survey Bridge campaign of ${formatNumber(size)} contacts (${LATENCY_MS} ms per upstream call)`);
     const result = await runCampaign({
-      contacts: size, label: labelOf(size), latencyMs: LATENCY_MS, connections: CONNECTIONS, bridge: BRIDGE, timeoutMs: TIMEOUT_MS, keepStandIns
+      contacts: size, label: labelOf(size), latencyMs: LATENCY_MS, connections: CONNECTIONS, bridge: BRIDGE, timeoutMs: TIMEOUT_MS, keepStandIns,
+      nodeOptions: RUNTIME.nodeOptions, built: RUNTIME.built, instances: INSTANCES
     });
     campaigns.set(size, result);
     endProgress();
@@ -207,7 +230,7 @@ async function main(): Promise<void> {
       'first with workers on (write-back), then on a fresh service with workers off, then SIGKILL');
     try {
       scores = await runScoreIntake(scoreCampaign, {
-        connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, bridge: BRIDGE, timeoutMs: TIMEOUT_MS
+        connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, bridge: BRIDGE, timeoutMs: TIMEOUT_MS, ...RUNTIME
       });
     } finally {
       await scoreCampaign.emarsys.close();
@@ -243,7 +266,8 @@ async function main(): Promise<void> {
     const profileOptions = (name: string) => `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=${name}.cpuprofile`;
     phase(`Profile: webhook intake with --cpu-prof, ${CONNECTIONS} connections for ${DURATION_SECONDS} s`);
     const profiledIntake = await runWebhookIntake({
-      connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, nodeOptions: profileOptions('intake'), label: 'intake-profile'
+      connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, label: 'intake-profile',
+      built: RUNTIME.built, nodeOptions: joinNodeOptions(RUNTIME.nodeOptions, profileOptions('intake'))
     });
     endProgress();
     console.log(loadLine('  profiled webhook intake', profiledIntake.load));
@@ -254,7 +278,7 @@ async function main(): Promise<void> {
     phase(`Profile: campaign of ${formatNumber(profileSize)} contacts with --cpu-prof`);
     const profiledCampaign = await runCampaign({
       contacts: profileSize, label: `${labelOf(profileSize)}-profile`, latencyMs: LATENCY_MS, connections: CONNECTIONS, bridge: BRIDGE,
-      timeoutMs: TIMEOUT_MS, nodeOptions: profileOptions('campaign')
+      timeoutMs: TIMEOUT_MS, built: RUNTIME.built, nodeOptions: joinNodeOptions(RUNTIME.nodeOptions, profileOptions('campaign'))
     });
     endProgress();
     console.log(`  completion ${profiledCampaign.completionSeconds.toFixed(1)} s with the profiler on`);

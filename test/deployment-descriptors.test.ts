@@ -45,6 +45,15 @@ describe('mta.yaml', () => {
     expect(pkg.scripts.build).toContain('tsc -p tsconfig.build.json');
   });
 
+  test('service heap limit leaves room inside the memory quota', () => {
+    const srv = moduleNamed('survey-bridge-srv');
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(String(srv.properties?.NODE_OPTIONS))?.[1]);
+    const quotaMb = Number(/^(\d+)M$/.exec(String(srv.parameters?.memory))?.[1]);
+    expect(heapMb).toBeGreaterThan(0);
+    // Code, buffers and the SQLite or HANA client live outside the V8 heap.
+    expect(heapMb).toBeLessThanOrEqual(quotaMb / 2);
+  });
+
   test('service module ships the compiled gen/srv', () => {
     const srv = moduleNamed('survey-bridge-srv');
     expect(srv.type).toBe('nodejs');

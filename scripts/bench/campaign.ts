@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startEmarsysSandbox, type EmarsysSandbox } from '../../sandbox/emarsys';
 import { startQualtricsSandbox, type QualtricsSandbox } from '../../sandbox/qualtrics';
 import { sandboxDestinations } from '../../sandbox/destinations';
-import { ROOT, deployDatabase, freePort, startService } from '../lib/service-process';
+import { ROOT, deployDatabase, freePort, startService, type ServiceProcess } from '../lib/service-process';
 import { progress } from '../lib/progress';
 import { runLoad } from './load';
 import { CpuAccount, RssSampler, type CpuShare } from './rss';
@@ -34,6 +34,13 @@ export interface CampaignOptions {
   nodeOptions?: string;
   /** Leaves the stand-ins running and returns them, for the score phase on the same data. */
   keepStandIns?: boolean;
+  /**
+   * Service instances on the same SQLite file, each with its workers on and its own share of the
+   * webhooks, as several Cloud Foundry instances behind the router (default 1).
+   */
+  instances?: number;
+  /** Runs the deployable build in gen/srv instead of the TypeScript sources. */
+  built?: boolean;
 }
 
 export interface CampaignResult {
@@ -61,7 +68,12 @@ export interface CampaignResult {
   completionSeconds: number;
   /** From the first webhook sent to the last webhook response, in seconds. */
   feedSeconds: number;
+  instances: number;
+  /** Highest RSS of any one instance. */
   peakRssMb: number;
+  /** Highest RSS of each instance. */
+  peakRssMbByInstance: number[];
+  /** Highest RSS of any one instance in each quarter of the run. */
   rssMbByQuartile: number[];
   /** CPU seconds from the first webhook to the end of the wait: service, benchmark process, other processes. */
   cpu: CpuShare;
@@ -110,42 +122,62 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   fs.mkdirSync(path.join(ROOT, '.run'), { recursive: true });
   fs.rmSync(path.join(ROOT, logFile), { force: true });
   await deployDatabase(database, logFile);
-  const service = await startService({
-    database, port: await freePort(), logFile, bridge: options.bridge, nodeOptions: options.nodeOptions,
-    destinations: JSON.stringify(sandboxDestinations(emarsys, qualtrics))
-  });
-  const sampler = new RssSampler(service.child.pid!);
+  const instanceCount = Math.max(1, Math.min(options.instances ?? 1, contacts));
+  const services: ServiceProcess[] = [];
+  const stopServices = () => Promise.all(services.map(service => service.stop('SIGTERM')));
+  try {
+    for (let instance = 0; instance < instanceCount; instance++) {
+      services.push(await startService({
+        database, port: await freePort(), logFile: instance === 0 ? logFile : logFile.replace(/\.log$/, `-${instance + 1}.log`),
+        bridge: options.bridge, nodeOptions: options.nodeOptions, built: options.built, destinations: JSON.stringify(sandboxDestinations(emarsys, qualtrics))
+      }));
+    }
+  } catch (error) {
+    await stopServices();
+    await emarsys.close();
+    await qualtrics.close();
+    throw error;
+  }
+  const samplers = services.map(service => new RssSampler(service.child.pid!));
   const db = new BenchDatabase(database);
 
   const accepted = new Set<number>();
-  const cpuAccount = new CpuAccount(service.child.pid!);
+  const cpuAccount = new CpuAccount(services.map(service => service.child.pid!));
   const started = Date.now();
   const ticker = setInterval(() => {
     const counts = db.countByStatus(INVITATIONS_TABLE);
     const calls = emarsys.calls.entries.length + qualtrics.calls.entries.length;
-    const rss = sampler.samples.at(-1)?.mb ?? 0;
+    const rss = samplers.map(sampler => Math.round(sampler.samples.at(-1)?.mb ?? 0)).join(' + ');
     progress(`  ${label}: webhooks ${accepted.size}/${contacts}, received ${counts.received ?? 0}, linkIssued ${counts.linkIssued ?? 0}, ` +
-      `eventTriggered ${counts.eventTriggered ?? 0}, upstream calls ${calls}, RSS ${Math.round(rss)} MB, ${Math.round((Date.now() - started) / 1000)} s`);
+      `eventTriggered ${counts.eventTriggered ?? 0}, upstream calls ${calls}, RSS ${rss} MB, ${Math.round((Date.now() - started) / 1000)} s`);
   }, 2_000);
 
-  let feed;
   try {
-    feed = await runLoad({
-      label: `${label} webhooks`, url: service.url, path: '/inbound/generateLink', authorization: WEBHOOK_AUTH,
-      connections: Math.min(options.connections, contacts), amount: contacts, showProgress: false,
-      // A connection that autocannon reopens sends one more request, so numbers past N wrap around. A
-      // repeated call for a contact returns its invitation and creates nothing.
-      body: index => JSON.stringify({ campaign: CAMPAIGN, email: contactEmail(index % contacts) }),
-      onResponse: (status, _body, index) => {
-        if (status === 202) accepted.add(index % contacts);
-      }
-    });
+    // Instance k gets the contacts k, k + n, k + 2n, ... and an equal share of the connections.
+    const feeds = await Promise.all(services.map((service, instance) => {
+      const share = Math.floor((contacts - instance + instanceCount - 1) / instanceCount);
+      const contactOf = (index: number) => instance + (index % share) * instanceCount;
+      return runLoad({
+        label: `${label} webhooks`, url: service.url, path: '/inbound/generateLink', authorization: WEBHOOK_AUTH,
+        connections: Math.max(1, Math.min(Math.round(options.connections / instanceCount), share)), amount: share, showProgress: false,
+        // A connection that autocannon reopens sends one more request, so numbers past the share wrap
+        // around. A repeated call for a contact returns its invitation and creates nothing.
+        body: index => JSON.stringify({ campaign: CAMPAIGN, email: contactEmail(contactOf(index)) }),
+        onResponse: (status, _body, index) => {
+          if (status === 202) accepted.add(contactOf(index));
+        }
+      });
+    }));
     const feedSeconds = (Date.now() - started) / 1000;
+    const feed = {
+      rps: feeds.reduce((sum, each) => sum + each.rps, 0),
+      p99Ms: Math.max(...feeds.map(each => each.p99Ms))
+    };
     let webhookResent = 0;
     for (let index = 0; index < contacts; index++) {
       if (accepted.has(index)) continue;
       webhookResent++;
-      if (await resendWebhook(service.url, contactEmail(index))) accepted.add(index);
+      if (await resendWebhook(services[index % instanceCount].url, contactEmail(index))) accepted.add(index);
     }
 
     const deadline = started + options.timeoutMs;
@@ -156,7 +188,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       await sleep(250);
     }
     clearInterval(ticker);
-    sampler.stop();
+    for (const sampler of samplers) sampler.stop();
     const cpu = cpuAccount.read();
     const finishedAt = lastTriggerAnsweredAt(emarsys) || Date.now();
     const callsByOperation: Record<string, number> = {};
@@ -166,6 +198,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const upstreamCalls = emarsys.calls.entries.length + qualtrics.calls.entries.length;
     const rateLimited = emarsys.calls.count(call => call.status === 429) + qualtrics.calls.count(call => call.status === 429);
     const invited = counts.eventTriggered ?? 0;
+    const peakByInstance = samplers.map(sampler => Math.max(0, ...sampler.samples.filter(sample => sample.at >= started).map(sample => sample.mb)));
     return {
       contacts, label, database, logFile,
       accepted: accepted.size, webhookResent, webhookRps: feed.rps, webhookP99Ms: feed.p99Ms,
@@ -175,16 +208,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       callsPerContact: invited ? upstreamCalls / invited : NaN,
       completionSeconds: (finishedAt - started) / 1000,
       feedSeconds,
-      peakRssMb: Math.max(0, ...sampler.samples.filter(sample => sample.at >= started).map(sample => sample.mb)),
-      rssMbByQuartile: sampler.peakByQuarter(started, finishedAt),
+      instances: instanceCount,
+      peakRssMb: Math.max(0, ...peakByInstance),
+      peakRssMbByInstance: peakByInstance,
+      rssMbByQuartile: [0, 1, 2, 3].map(quarter => Math.max(...samplers.map(sampler => sampler.peakByQuarter(started, finishedAt)[quarter]))),
       cpu,
       ...(options.keepStandIns ? { emarsys, qualtrics } : {})
     };
   } finally {
     clearInterval(ticker);
-    sampler.stop();
+    for (const sampler of samplers) sampler.stop();
     db.close();
-    await service.stop('SIGTERM');
+    await stopServices();
     if (!options.keepStandIns) {
       await emarsys.close();
       await qualtrics.close();

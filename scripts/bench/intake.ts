@@ -21,8 +21,10 @@ export interface IntakeOptions {
   durationSeconds: number;
   /** Seconds of the same load before the measured run, so JIT compilation and lazy loading are done. */
   warmupSeconds: number;
-  /** Extra Node.js options for the service, such as --cpu-prof. */
+  /** Node.js options for the service, such as mta.yaml's and --cpu-prof. */
   nodeOptions?: string;
+  /** Runs the deployable build in gen/srv instead of the TypeScript sources. */
+  built?: boolean;
   /** Suffix of the database and log file names. */
   label?: string;
 }
@@ -51,7 +53,7 @@ export async function runWebhookIntake(options: IntakeOptions): Promise<WebhookI
   fs.rmSync(path.join(ROOT, logFile), { force: true });
   await deployDatabase(database, logFile);
   const service = await startService({
-    database, port: await freePort(), logFile, destinations: '[]', bridge: { workers: false }, nodeOptions: options.nodeOptions
+    database, port: await freePort(), logFile, destinations: '[]', bridge: { workers: false }, nodeOptions: options.nodeOptions, built: options.built
   });
   const acknowledged = new Set<string>();
   let load: LoadResult | undefined;
@@ -167,7 +169,9 @@ export async function runScoreIntake(campaign: CampaignResult, options: IntakeOp
 
   emarsys.calls.clear();
   qualtrics.calls.clear();
-  let service = await startService({ database: campaign.database, port: await freePort(), logFile, bridge: options.bridge, destinations });
+  let service = await startService({
+    database: campaign.database, port: await freePort(), logFile, bridge: options.bridge, destinations, nodeOptions: options.nodeOptions, built: options.built
+  });
   const db = new BenchDatabase(campaign.database);
   let loadWithWriteBack: LoadResult;
   let statuses: Record<string, number> = {};
@@ -192,7 +196,7 @@ export async function runScoreIntake(campaign: CampaignResult, options: IntakeOp
   const emarsysCallsByOperation = emarsys.calls.countByOperation();
 
   service = await startService({
-    database: campaign.database, port: await freePort(), logFile, bridge: { ...options.bridge, workers: false }, nodeOptions: options.nodeOptions, destinations
+    database: campaign.database, port: await freePort(), logFile, bridge: { ...options.bridge, workers: false }, nodeOptions: options.nodeOptions, built: options.built, destinations
   });
   let load: LoadResult;
   try {

@@ -47,7 +47,8 @@ function shortLocation(url: string): string {
   const file = url.replace(/^file:\/\//, '');
   const nodeModules = file.lastIndexOf('/node_modules/');
   if (nodeModules >= 0) return file.slice(nodeModules + '/node_modules/'.length);
-  if (file.startsWith(`${ROOT}/`)) return file.slice(ROOT.length + 1);
+  // The build in gen/srv keeps the source layout, so its frames count for srv/ as well.
+  if (file.startsWith(`${ROOT}/`)) return file.slice(ROOT.length + 1).replace(/^gen\/srv\//, '');
   return file;
 }
 

@@ -39,20 +39,29 @@ export interface CpuShare {
   other: number;
 }
 
-/** Measures CPU time of the service, of this process and of the rest of the machine from now on. */
+/**
+ * Measures CPU time of the service, of this process and of the rest of the machine from now on. With
+ * several service instances, `service` is their sum.
+ */
 export class CpuAccount {
   private readonly startedAt = Date.now();
+  private readonly servicePids: number[];
   private readonly service: number;
   private readonly bench = process.cpuUsage();
   private readonly machine = readMachineBusySeconds();
 
-  constructor(private readonly servicePid: number) {
-    this.service = readCpuSeconds(servicePid) ?? NaN;
+  constructor(servicePids: number | number[]) {
+    this.servicePids = Array.isArray(servicePids) ? servicePids : [servicePids];
+    this.service = this.serviceSeconds();
   }
 
-  /** Returns the CPU seconds since construction. Call it while the service still runs. */
+  private serviceSeconds(): number {
+    return this.servicePids.reduce((sum, pid) => sum + (readCpuSeconds(pid) ?? NaN), 0);
+  }
+
+  /** Returns the CPU seconds since construction. Call it while the services still run. */
   read(): CpuShare {
-    const service = (readCpuSeconds(this.servicePid) ?? NaN) - this.service;
+    const service = this.serviceSeconds() - this.service;
     const benchUsage = process.cpuUsage(this.bench);
     const bench = (benchUsage.user + benchUsage.system) / 1e6;
     const busy = readMachineBusySeconds() - this.machine;

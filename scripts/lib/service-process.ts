@@ -24,7 +24,15 @@ export interface ServiceOptions {
   logFile: string;
   /** Extra Node.js options, such as --cpu-prof. */
   nodeOptions?: string;
+  /**
+   * Runs the deployable build in gen/srv (JavaScript, compiled model) instead of the TypeScript
+   * sources; `npm run build` must have run.
+   */
+  built?: boolean;
 }
+
+/** Folder of the deployable build that `npm run build` writes. */
+export const BUILT_SERVICE = path.join(ROOT, 'gen', 'srv');
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -75,17 +83,21 @@ export async function deployDatabase(database: string, logFile: string): Promise
 export async function startService(options: ServiceOptions): Promise<ServiceProcess> {
   const log = fs.openSync(path.join(ROOT, options.logFile), 'a');
   const config = mergeDeep({
-    requires: { db: { kind: 'sqlite', credentials: { url: options.database }, client: { timeout: 10_000 } } },
+    requires: { db: { kind: 'sqlite', credentials: { url: path.resolve(ROOT, options.database) }, client: { timeout: 10_000 } } },
     surveyBridge: options.bridge ?? {}
   }, options.cds ?? {});
   // The server runs in this very child (no wrapper process), so a SIGKILL stops it at once.
   const serve = path.join(ROOT, 'node_modules', '@sap', 'cds', 'bin', 'serve.js');
-  const child = spawn(process.execPath, ['--import', 'tsx', serve, '--port', String(options.port)], {
-    cwd: ROOT,
+  if (options.built && !fs.existsSync(path.join(BUILT_SERVICE, 'package.json'))) {
+    throw new Error('gen/srv is missing; run `npm run build` first');
+  }
+  const { CDS_TYPESCRIPT: _inherited, ...parentEnv } = process.env;
+  const child = spawn(process.execPath, [...(options.built ? [] : ['--import', 'tsx']), serve, '--port', String(options.port)], {
+    cwd: options.built ? BUILT_SERVICE : ROOT,
     stdio: ['ignore', log, log],
     env: {
-      ...process.env,
-      CDS_TYPESCRIPT: 'true',
+      ...parentEnv,
+      ...(options.built ? {} : { CDS_TYPESCRIPT: 'true' }),
       BIND_HOST: '127.0.0.1',
       CDS_CONFIG: JSON.stringify(config),
       destinations: options.destinations,
