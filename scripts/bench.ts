@@ -51,7 +51,8 @@ const HELP = `Usage: npm run bench -- [options]
   --batch-size N               sets cds.surveyBridge.invitations.batchSize (default: the product default)
   --timeout-minutes M          wait per campaign until every invitation is final (default 15)
   --source                     run the TypeScript sources through tsx instead of the build from npm run build
-  --instances N                service instances per campaign on one SQLite file, webhooks split between them (default 1)
+  --instances N                service instances per campaign on one SQLite file, webhooks split between them (default 1);
+                               SQLite takes one writer at a time, so more than one instance measures lock contention
   --service-node-options=TEXT  Node.js options for the service in place of mta.yaml's, such as --service-node-options=--max-old-space-size=192`;
 
 const { values: args } = parseArgs({
@@ -114,7 +115,7 @@ const TIMEOUT_MS = positiveNumber('timeout-minutes', args['timeout-minutes'], 15
 const BRIDGE: Record<string, unknown> = args['batch-size'] ? { invitations: { batchSize: positiveNumber('batch-size', args['batch-size'], 500) } } : {};
 const PROFILE_DIR = path.join(ROOT, '.run', 'bench-profiles');
 const INSTANCES = positiveNumber('instances', args.instances, 1);
-/** The service as it ships: gen/srv with mta.yaml's Node.js options, unless the switches say otherwise. */
+/** The service as it ships: gen/srv with mta.yaml's Node.js options, unless --source or --service-node-options is given. */
 const RUNTIME: ServiceRuntime = {
   built: !args.source,
   nodeOptions: args['service-node-options'] ?? productionNodeOptions()

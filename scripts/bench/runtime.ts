@@ -1,5 +1,5 @@
 /**
- * How the benchmark runs the service: by default the deployable build from `npm run build` (gen/srv,
+ * Service runtime of the benchmark. By default it is the deployable build from `npm run build` (gen/srv,
  * plain JavaScript) with the Node.js options that mta.yaml gives the service module on Cloud Foundry,
  * so the figures describe what ships.
  */

@@ -192,8 +192,7 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
     request.done(outcome);
   }
   if (inserts.length) await INSERT.into(SCORES).entries(inserts);
-  // One prepared statement run once per matched response; a statement compiled from CQN per row cost
-  // more than the rest of the group's writes together.
+  // Prepared once and run once per matched response, so no CQN UPDATE is compiled and prepared per response.
   if (responded.length) await cds.db.run(RESPONDED_SQL, responded);
 }
 

@@ -1,6 +1,6 @@
 /**
  * Secondary indexes for the workers' queries. The CDS compiler emits no index for SQLite, so the
- * service creates them at start-up; on SAP HANA the same indexes are .hdbindex files in db/src.
+ * service creates them when it starts. On SAP HANA the same indexes are .hdbindex files in db/src.
  */
 import cds from '@sap/cds';
 

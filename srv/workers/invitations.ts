@@ -52,27 +52,29 @@ function issuedLinkColumn(column: string): string {
 /**
  * Moves invitations to `linkIssued` with one statement per page of links. The link, its expiry and
  * the Qualtrics ids are read from the SurveyLinks rows inserted just before, so no invitation needs
- * an UPDATE of its own. Plain SQL, because CQN has no correlated subquery in SET; it runs on SQLite
- * and SAP HANA alike.
+ * an UPDATE of its own. The statement is plain SQL with correlated subqueries, which SQLite and SAP
+ * HANA both run.
  */
 async function markLinksIssued(links: LinkRow[]): Promise<void> {
   if (!links.length) return;
   const { distributionId } = links[0];
-  const sql = `update ${INVITATIONS_TABLE} set status = 'linkIssued', distributionId = ?,
+  // Every placeholder of the SET clause takes the distribution id.
+  const setClause = `update ${INVITATIONS_TABLE} set status = 'linkIssued', distributionId = ?,
       linkIssuedAt = ${issuedLinkColumn('issuedAt')},
       surveyLink = ${issuedLinkColumn('surveyLink')},
       linkExpiresAt = ${issuedLinkColumn('expiresAt')},
       cycleEndsAt = coalesce(${issuedLinkColumn('expiresAt')}, cycleEndsAt),
       qualtricsContactId = ${issuedLinkColumn('qualtricsContactId')},
       transactionId = ${issuedLinkColumn('transactionId')},
-      triggerId = coalesce(triggerId, '${TRIGGER_ID_PREFIX}' || ID)
-    where status = 'received' and ID in (${links.map(() => '?').join(', ')})`;
-  const result = await cds.db.run(sql, [distributionId, distributionId, distributionId, distributionId, distributionId, distributionId, distributionId,
-    ...links.map(link => link.invitation_ID)]);
+      triggerId = coalesce(triggerId, '${TRIGGER_ID_PREFIX}' || ID)`;
+  const sql = `${setClause} where status = 'received' and ID in (${links.map(() => '?').join(', ')})`;
+  const placeholders = setClause.split('?').length - 1;
+  const result = await cds.db.run(sql, [...Array<string>(placeholders).fill(distributionId), ...links.map(link => link.invitation_ID)]);
   // Plain SQL returns the driver's result, { changes }, not a number.
   const affected = typeof result === 'number' ? result : result?.changes;
   if (affected !== links.length) {
-    throw new Error(`Expected ${links.length} invitations in status received for distribution ${distributionId}, updated ${affected}`);
+    // The transaction rolls back, and the batch runs again from its last checkpoint.
+    throw new Error(`Link issuance updated ${affected} of ${links.length} invitations of distribution ${distributionId}; the others were no longer in status received`);
   }
 }
 
