@@ -60,6 +60,8 @@ service AuditService {
   ]
   entity Campaigns as projection on db.Campaigns {
     *,
+    /** True for users without the Admin role; the UI then hides Edit, Delete and the campaign actions. */
+    virtual viewOnly : Boolean,
     funnel      : Association to one CampaignFunnels on funnel.campaign_ID = $self.ID,
     funnelSteps : Association to many CampaignFunnelSteps on funnelSteps.campaign_ID = $self.ID,
     npsSplit    : Association to many CampaignNpsSplits on npsSplit.campaign_ID = $self.ID

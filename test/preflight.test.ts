@@ -615,3 +615,37 @@ describe('preflight authorization', () => {
     expect(response.status).toBe(405);
   });
 });
+
+describe('campaign page support', () => {
+  test('preflight findings come as messages', async () => {
+    const id = await createCampaign({ externalEventId: '999999' });
+    const response = await fetch(`${stack.url}${actionPath(id, 'preflight')}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${USERS.admin.username}:${USERS.admin.password}`).toString('base64')}`
+      },
+      body: '{}'
+    });
+    expect(response.status).toBe(200);
+    const messages = JSON.parse(response.headers.get('sap-messages') ?? '[]') as Array<{ message: string; numericSeverity: number }>;
+    const findings = ((await response.json()) as { value: Finding[] }).value;
+
+    expect(messages[0].message).toMatch(/^Preflight of campaign PREFLIGHT-\d+: [1-9]\d* errors, \d+ warnings, \d+ passed checks\.$/);
+    expect(messages).toHaveLength(findings.length + 1);
+    const eventError = messages.find(message => message.message.startsWith('Error in emarsys.event:'));
+    expect(eventError?.numericSeverity).toBe(3);
+    expect(messages.filter(message => message.message.startsWith('OK in ')).every(message => message.numericSeverity === 2)).toBe(true);
+  });
+
+  test('viewOnly is true for viewers only', async () => {
+    const id = await createCampaign();
+    const path = `/audit/Campaigns(ID=${id},IsActiveEntity=true)?$select=ID,viewOnly`;
+    const asViewer = await stack.get(path, USERS.viewer);
+    const asAdmin = await stack.get(path, USERS.admin);
+    expect(asViewer.status).toBe(200);
+    expect(asViewer.body.viewOnly).toBe(true);
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body.viewOnly).toBe(false);
+  });
+});

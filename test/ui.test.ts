@@ -287,6 +287,17 @@ describe('audit UI', () => {
     await screenshot(page, 'campaign');
   }, TEST_MS);
 
+  test('campaign preflight lists the findings', async () => {
+    await page.getByRole('button', { name: 'Run Preflight', exact: true }).click();
+    await page.getByText(/Preflight of campaign NPS-SANDBOX: 0 errors, \d+ warnings, \d+ passed checks/).first().waitFor({ timeout: STEP_MS });
+    const text = await pageText(page);
+    expect(text).toContain('OK in emarsys.event');
+    expect(text).toContain('OK in qualtrics.survey');
+    await screenshot(page, 'campaign-preflight');
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await pageSettled(page);
+  }, TEST_MS);
+
   test('campaign edit names the invalid field', async () => {
     await page.getByRole('button', { name: 'Edit', exact: true }).click();
     await page.getByRole('button', { name: 'Save', exact: true }).waitFor();
@@ -304,6 +315,38 @@ describe('audit UI', () => {
     const [campaign] = await rows(SELECT.from('surveybridge.Campaigns').where({ code: CAMPAIGN }));
     expect(campaign.linkValidityDays).toBe(30);
   }, TEST_MS);
+
+  test('viewer sees no edit or actions', async () => {
+    const viewerContext = await browser.newContext({
+      httpCredentials: { username: USERS.viewer.username, password: USERS.viewer.password },
+      viewport: { width: 1440, height: 900 },
+      locale: 'en-US'
+    });
+    await viewerContext.route(url => !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname), route => {
+      offLoopbackRequests.push(route.request().url());
+      return route.abort();
+    });
+    const viewerPage = await viewerContext.newPage();
+    viewerPage.setDefaultTimeout(STEP_MS);
+    viewerPage.on('pageerror', error => pageErrors.push(`${viewerPage.url()}: ${error?.stack || String(error)}`));
+    try {
+      await viewerPage.goto(`${stack.url}${APP}`, { waitUntil: 'commit' });
+      await viewerPage.getByText('ui-anna@example.org', { exact: true }).waitFor({ timeout: FIRST_LOAD_MS });
+      await viewerPage.locator('[id$="CustomAction::ShowCampaigns"]').click();
+      await viewerPage.getByText('Sandbox NPS campaign').waitFor({ timeout: STEP_MS });
+      await openRow(viewerPage, 'Sandbox NPS campaign');
+      await viewerPage.getByText('NPS Split').first().waitFor({ timeout: STEP_MS });
+      await pageSettled(viewerPage);
+
+      expect(await viewerPage.getByRole('button', { name: 'Edit', exact: true }).count()).toBe(0);
+      expect(await viewerPage.getByRole('button', { name: 'Delete', exact: true }).count()).toBe(0);
+      expect(await viewerPage.getByRole('button', { name: 'Run Preflight', exact: true }).count()).toBe(0);
+      expect(await viewerPage.getByRole('button', { name: 'Activate', exact: true }).count()).toBe(0);
+      await screenshot(viewerPage, 'campaign-viewer');
+    } finally {
+      await viewerContext.close();
+    }
+  }, FIRST_LOAD_MS + 4 * STEP_MS);
 
   test('browser stays on loopback without script errors', () => {
     expect(offLoopbackRequests).toEqual([]);

@@ -11,6 +11,14 @@ annotate AuditService.Campaigns with @(
     Description   : { Value: name }
   },
   UI.SelectionFields: [ code, active ],
+  // Viewers may read campaigns only, so Edit, Delete and the actions are hidden for them.
+  UI.UpdateHidden: viewOnly,
+  UI.DeleteHidden: viewOnly,
+  UI.Identification: [
+    { $Type: 'UI.DataFieldForAction', Action: 'AuditService.preflight', Label: 'Run Preflight', ![@UI.Hidden]: viewOnly },
+    // An active campaign needs no activation, so the button shows only on inactive ones.
+    { $Type: 'UI.DataFieldForAction', Action: 'AuditService.activate', Label: 'Activate', ![@UI.Hidden]: (viewOnly = true or active = true) }
+  ],
   UI.LineItem: [
     { Value: code },
     { Value: name },
@@ -111,9 +119,17 @@ annotate AuditService.Campaigns with {
   categoryFieldId @mandatory.message: 'Enter the Emarsys Category Field ID.'
                   @assert.format: '^[0-9]{1,10}$'
                   @assert.format.message: 'Emarsys Category Field ID must be a field number.';
+  viewOnly    @UI.Hidden;
   funnel      @UI.Hidden;
   funnelSteps @UI.Hidden;
   npsSplit    @UI.Hidden;
+};
+
+annotate AuditService.Campaigns with actions {
+  activate(
+    override @title: 'Activate Despite Errors',
+    reason   @title: 'Reason for Activating Despite Errors'
+  );
 };
 
 annotate AuditService.CampaignFunnels with @UI.LineItem: [

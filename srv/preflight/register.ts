@@ -10,6 +10,7 @@
 import cds from '@sap/cds';
 import { runPreflight } from './checks';
 import { ActivationError, activateCampaign, readCampaign } from './activation';
+import type { Finding } from './findings';
 
 const LOG = cds.log('preflight');
 
@@ -28,18 +29,39 @@ function rejectDraft(req: cds.Request): void {
   req.reject(400, `The ${req.event} action works on saved campaigns. Save or discard the draft of campaign ${id}, then call it with IsActiveEntity=true.`);
 }
 
+/**
+ * Adds the findings to the response as messages (the OData `sap-messages` header), which Fiori
+ * elements shows in a dialog after the action. Errors go out as warnings, because an error message
+ * would fail the request.
+ */
+function reportFindings(req: cds.Request, summary: string, findings: Finding[]): void {
+  const counts = { error: 0, warning: 0, info: 0 };
+  for (const finding of findings) counts[finding.severity]++;
+  req.info(`${summary}: ${counts.error} errors, ${counts.warning} warnings, ${counts.info} passed checks.`);
+  const labels = { error: 'Error', warning: 'Warning', info: 'OK' };
+  for (const finding of findings) {
+    const text = `${labels[finding.severity]} in ${finding.check}: ${finding.found} ${finding.fix}`.trim();
+    if (finding.severity === 'info') req.info(text);
+    else req.warn(text);
+  }
+}
+
 async function onPreflight(req: cds.Request) {
   const id = campaignIdOf(req);
   const { campaign } = await readCampaign(id);
   if (!campaign) return req.reject(404, `Campaign ${id} does not exist.`);
-  return runPreflight(campaign);
+  const findings = await runPreflight(campaign);
+  reportFindings(req, `Preflight of campaign ${campaign.code}`, findings);
+  return findings;
 }
 
 async function onActivate(req: cds.Request) {
   const id = campaignIdOf(req);
   const data = req.data as { override?: boolean | null; reason?: string | null };
   try {
-    return await activateCampaign(id, data, req.user.id);
+    const result = await activateCampaign(id, data, req.user.id);
+    reportFindings(req, result.override ? 'Campaign activated despite preflight errors' : 'Campaign activated', result.findings);
+    return result;
   } catch (failure) {
     if (!(failure instanceof ActivationError)) throw failure;
     LOG.info(`Activation of campaign ${id} rejected with ${failure.status} ${failure.code}`);
