@@ -305,8 +305,12 @@ describe('audit UI', () => {
     const validity = page.getByRole('textbox', { name: 'Link Validity (Days)' });
     await validity.fill('400');
     await validity.press('Tab');
-    // The draft PATCH of the field must finish before Save, or Save sends the old value.
-    await page.waitForLoadState('networkidle');
+    // Save activates the draft as stored, so the field's PATCH must have reached the draft table first.
+    const { Campaigns } = cds.entities('AuditService') as any;
+    await waitFor(async () => {
+      const draft = await cds.tx(() => SELECT.one.from(Campaigns.drafts).columns('linkValidityDays').where({ code: CAMPAIGN }));
+      return draft?.linkValidityDays === 400 ? draft : undefined;
+    }, STEP_MS, 'the campaign draft to store Link Validity 400');
     await pageSettled(page);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
 
