@@ -13,7 +13,7 @@ import { CONTROL_CHARACTERS, InputError } from './validation';
 import { groupMismatch, readScore, type NpsCategory } from './score-rules';
 import { acceptScore } from './intake';
 import { newRoundTrip } from '../upstream/round-trips';
-import { INVITATIONS, SCORES } from '../lib/entities';
+import { INVITATIONS, SCORES, tableOf } from '../lib/entities';
 
 /**
  * Invitation statuses whose link Survey Bridge handed to Emarsys, so a score may go to the contact.
@@ -200,7 +200,7 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
  * Moves an invitation to `responded`. The response time is read from the ScoreResponses row written in
  * the same transaction, so no timestamp is bound as a parameter. Plain SQL for SQLite and SAP HANA.
  */
-const RESPONDED_SQL = `update surveybridge_SurveyInvitations set status = 'responded',
-  respondedAt = (select s.receivedAt from surveybridge_ScoreResponses s where s.responseId = ?),
+const RESPONDED_SQL = `update ${tableOf(INVITATIONS)} set status = 'responded',
+  respondedAt = (select s.receivedAt from ${tableOf(SCORES)} s where s.responseId = ?),
   responseId = ?, score = ?, npsCategory = ?
   where ID = ?`;

@@ -6,3 +6,8 @@ export const SCORES = 'surveybridge.ScoreResponses';
 export const ROUND_TRIPS = 'surveybridge.RoundTrips';
 export const ITEMS = 'surveybridge.RoundTripItems';
 export const BATCHES = 'surveybridge.WorkBatches';
+
+/** Returns the database table of an entity, for plain SQL that runs unchanged on SQLite and SAP HANA. */
+export function tableOf(entity: string): string {
+  return entity.replace(/\./g, '_');
+}

@@ -9,7 +9,7 @@ import * as qualtrics from '../upstream/qualtrics';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
 import { checkpointBatch, finishBatch, openBatch, writeCheckpoint } from './batches';
-import { INVITATIONS, ITEMS, LINKS } from '../lib/entities';
+import { INVITATIONS, ITEMS, LINKS, tableOf } from '../lib/entities';
 
 const LOG = cds.log('invitation-worker');
 
@@ -41,8 +41,8 @@ interface LinkRow {
 }
 
 const TRIGGER_ID_PREFIX = 'sb-';
-const INVITATIONS_TABLE = 'surveybridge_SurveyInvitations';
-const LINKS_TABLE = 'surveybridge_SurveyLinks';
+const INVITATIONS_TABLE = tableOf(INVITATIONS);
+const LINKS_TABLE = tableOf(LINKS);
 
 /** Reads one column of an invitation's issued link from the given distribution. */
 function issuedLinkColumn(column: string): string {
