@@ -59,8 +59,8 @@ test('server errors on a third of calls still finish every invitation', async ()
   const startedAt = new Date().toISOString();
   stack.emarsys.setFaults({ error5xxRate: 0.3 });
   stack.qualtrics.setFaults({ error5xxRate: 0.3 });
-  // The stand-ins draw each fault at random, and one batch makes about ten calls, so a batch sees no
-  // 5xx about 3 % of the time. Batches run until a 5xx and a successful retry have both occurred.
+  // The stand-ins draw each fault at random, and one batch makes about ten calls, so about 3 % of
+  // the batches get no 5xx at all. Batches run until a 5xx and a successful retry have both occurred.
   const ids: string[] = [];
   let trips: any[] = [];
   for (let round = 1; round <= 5; round++) {

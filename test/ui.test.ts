@@ -180,10 +180,24 @@ function pageText(page: Page): Promise<string> {
 
 describe('audit UI', () => {
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   const offLoopbackRequests: string[] = [];
   const pageErrors: string[] = [];
+
+  /** Opens a browser context signed in as `user`, and a page in it that records script errors. */
+  async function openSession(user: { username: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
+    const session = await browser.newContext({ httpCredentials: user, viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    // Chromium may reach this server only, so every other request is recorded and aborted.
+    await session.route(url => !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname), route => {
+      offLoopbackRequests.push(route.request().url());
+      return route.abort();
+    });
+    const sessionPage = await session.newPage();
+    // A locator that finds nothing fails the step with its own message before the test times out.
+    sessionPage.setDefaultTimeout(STEP_MS);
+    sessionPage.on('pageerror', error => pageErrors.push(`${sessionPage.url()}: ${error?.stack || String(error)}`));
+    return { context: session, page: sessionPage };
+  }
 
   beforeAll(async () => {
     expect(fs.existsSync(CHROMIUM)).toBe(true);
@@ -191,20 +205,7 @@ describe('audit UI', () => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
 
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({
-      httpCredentials: { username: USERS.admin.username, password: USERS.admin.password },
-      viewport: { width: 1440, height: 900 },
-      locale: 'en-US'
-    });
-    // Chromium may reach this server only, so every other request is recorded and aborted.
-    await context.route(url => !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname), route => {
-      offLoopbackRequests.push(route.request().url());
-      return route.abort();
-    });
-    page = await context.newPage();
-    // A locator that finds nothing fails the step with its own message before the test times out.
-    page.setDefaultTimeout(STEP_MS);
-    page.on('pageerror', error => pageErrors.push(`${page.url()}: ${error?.stack || String(error)}`));
+    ({ page } = await openSession(USERS.admin));
   }, TEST_MS);
 
   afterAll(async () => {
@@ -321,18 +322,7 @@ describe('audit UI', () => {
   }, TEST_MS);
 
   test('viewer sees no edit or actions', async () => {
-    const viewerContext = await browser.newContext({
-      httpCredentials: { username: USERS.viewer.username, password: USERS.viewer.password },
-      viewport: { width: 1440, height: 900 },
-      locale: 'en-US'
-    });
-    await viewerContext.route(url => !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname), route => {
-      offLoopbackRequests.push(route.request().url());
-      return route.abort();
-    });
-    const viewerPage = await viewerContext.newPage();
-    viewerPage.setDefaultTimeout(STEP_MS);
-    viewerPage.on('pageerror', error => pageErrors.push(`${viewerPage.url()}: ${error?.stack || String(error)}`));
+    const { context: viewerContext, page: viewerPage } = await openSession(USERS.viewer);
     try {
       await viewerPage.goto(`${stack.url}${APP}`, { waitUntil: 'commit' });
       await viewerPage.getByText('ui-anna@example.org', { exact: true }).waitFor({ timeout: FIRST_LOAD_MS });
