@@ -93,6 +93,7 @@ entity SurveyInvitations : cuid, managed {
 annotate SurveyInvitations with @assert.unique: { contactCycle: [contactKey, campaign, cycle] };
 
 /** Every personal link issued for an invitation; an invitation whose link expired before sending keeps both. */
+@assert.unique: { linkPerDistribution: [invitation, distributionId] }
 entity SurveyLinks : cuid {
   invitation     : Association to SurveyInvitations not null;
   distributionId : String(40);

@@ -115,6 +115,7 @@ const TIMEOUT_MS = positiveNumber('timeout-minutes', args['timeout-minutes'], 15
 const BRIDGE: Record<string, unknown> = args['batch-size'] ? { invitations: { batchSize: positiveNumber('batch-size', args['batch-size'], 500) } } : {};
 const PROFILE_DIR = path.join(ROOT, '.run', 'bench-profiles');
 const INSTANCES = positiveNumber('instances', args.instances, 1);
+if (!Number.isInteger(INSTANCES)) throw new Error(`--instances must be a whole number, got '${args.instances}'`);
 /** The service as it ships: gen/srv with mta.yaml's Node.js options, unless --source or --service-node-options is given. */
 const RUNTIME: ServiceRuntime = {
   built: !args.source,
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
     console.log(`  acknowledged ${intake.acknowledged} invitations, ${intake.found} in the SQLite file after SIGKILL, ${intake.missing} missing (journal mode ${intake.journalMode})`);
 
     phase(`Plain insert: generated CAP project, one INSERT per request, ${CONNECTIONS} connections for ${DURATION_SECONDS} s after ${WARMUP_SECONDS} s warm-up`);
-    plain = await runPlainInsert({ connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS });
+    plain = await runPlainInsert({ connections: CONNECTIONS, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, nodeOptions: RUNTIME.nodeOptions });
     endProgress();
     console.log(loadLine('  plain insert', plain.load));
   }

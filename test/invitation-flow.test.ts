@@ -41,6 +41,19 @@ describe('invitation flow', () => {
     const link = stack.qualtrics.resolveLink(invitation.surveyLink);
     expect(link?.contactId).toBeDefined();
     expect(stack.qualtrics.contacts.get(link!.contactId)?.embeddedData.invitationId).toBe(invitation.ID);
+
+    // Link issuance copies these fields from the SurveyLinks row onto the invitation. The links list
+    // names the mailing-list contact (CGC_), not the directory contact (CID_).
+    const [stored] = await rows(SELECT.from('surveybridge.SurveyLinks').where({ invitation_ID: invitation.ID }));
+    expect(stored.status).toBe('sent');
+    expect(stored.qualtricsContactId).toMatch(/^CGC_/);
+    expect(invitation.qualtricsContactId).toBe(stored.qualtricsContactId);
+    expect(stored.transactionId).toBe(link!.transactionId);
+    expect(invitation.transactionId).toBe(link!.transactionId);
+    expect(invitation.distributionId).toBe(link!.distributionId);
+    expect(invitation.linkIssuedAt).toBe(stored.issuedAt);
+    expect(invitation.cycleEndsAt).toBe(invitation.linkExpiresAt);
+    expect(new Date(invitation.modifiedAt).getTime()).toBeGreaterThanOrEqual(new Date(invitation.linkIssuedAt).getTime());
   });
 
   test('full batch of 120 contacts pages links and matches by contact', async () => {

@@ -62,6 +62,11 @@ describe('score flow', () => {
     const updated = await cds.tx(() => SELECT.one.from('surveybridge.SurveyInvitations').where({ ID: invitation.ID }));
     expect(updated.status).toBe('scoreStored');
     expect(updated.score).toBe(9);
+    expect(updated.npsCategory).toBe('promoter');
+    expect(updated.responseId).toBe(outcome.response!.responseId);
+    const stored = await scoreRow(outcome.response!.responseId);
+    expect(updated.respondedAt).toBe(stored.receivedAt);
+    expect(new Date(updated.modifiedAt).getTime()).toBeGreaterThanOrEqual(new Date(updated.respondedAt).getTime());
     expect(stack.emarsys.createIfNotExistsCalls).toBe(0);
   });
 

@@ -86,13 +86,14 @@ export interface PlainInsertResult {
   rows: number;
 }
 
-export async function runPlainInsert(options: { connections: number; durationSeconds: number; warmupSeconds: number }): Promise<PlainInsertResult> {
+/** `nodeOptions` are the service's Node.js options, so both servers run with the same heap limit. */
+export async function runPlainInsert(options: { connections: number; durationSeconds: number; warmupSeconds: number; nodeOptions?: string }): Promise<PlainInsertResult> {
   writeProject();
   const log = fs.openSync(path.join(PROJECT, 'service.log'), 'a');
   await deploy(log);
   const port = await freePort();
   const child = spawn(process.execPath, [SERVE, '--port', String(port)],
-    { cwd: PROJECT, stdio: ['ignore', log, log], env: NODE_ENV });
+    { cwd: PROJECT, stdio: ['ignore', log, log], env: { ...NODE_ENV, NODE_OPTIONS: `${NODE_ENV.NODE_OPTIONS} ${options.nodeOptions ?? ''}`.trim() } });
   let exited = false;
   child.on('exit', () => (exited = true));
   const url = `http://127.0.0.1:${port}`;

@@ -181,7 +181,9 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
       };
       inserts.push(row);
       stored.set(request.responseId, row);
-      if (invitation) responded.push([request.responseId, request.responseId, request.score, request.category, invitation.ID]);
+      if (invitation) {
+        responded.push([request.responseId, request.responseId, request.responseId, request.score, request.category, cds.context?.user?.id ?? 'anonymous', invitation.ID]);
+      }
       outcome = { httpStatus: 202, body: { responseId: request.responseId, status: row.status, invitationId, score: request.score, npsCategory: request.category, repeated: false } };
     }
     roundTrips.push(newRoundTrip({
@@ -192,15 +194,19 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
     request.done(outcome);
   }
   if (inserts.length) await INSERT.into(SCORES).entries(inserts);
-  // Prepared once and run once per matched response, so no CQN UPDATE is compiled and prepared per response.
+  // Prepared once and run once per matched response, so no CQN UPDATE is compiled and prepared per
+  // response. The runs start together; two responses for one invitation in one group are rare, and on
+  // SQLite the last one wins, as in the order of the requests.
   if (responded.length) await cds.db.run(RESPONDED_SQL, responded);
 }
 
 /**
  * Moves an invitation to `responded`. The response time is read from the ScoreResponses row written in
- * the same transaction, so no timestamp is bound as a parameter. Plain SQL for SQLite and SAP HANA.
+ * the same transaction, so no timestamp is bound as a parameter. Plain SQL for SQLite and SAP HANA,
+ * which skips CAP's managed fields, so the statement sets modifiedAt and modifiedBy itself.
  */
 const RESPONDED_SQL = `update ${tableOf(INVITATIONS)} set status = 'responded',
   respondedAt = (select s.receivedAt from ${tableOf(SCORES)} s where s.responseId = ?),
-  responseId = ?, score = ?, npsCategory = ?
+  modifiedAt = (select s.receivedAt from ${tableOf(SCORES)} s where s.responseId = ?),
+  responseId = ?, score = ?, npsCategory = ?, modifiedBy = ?
   where ID = ?`;

@@ -44,6 +44,11 @@ const TRIGGER_ID_PREFIX = 'sb-';
 const INVITATIONS_TABLE = tableOf(INVITATIONS);
 const LINKS_TABLE = tableOf(LINKS);
 
+/** Returns the user that CAP writes into modifiedBy for the current transaction. */
+function modifiedByOf(): string {
+  return cds.context?.user?.id ?? 'anonymous';
+}
+
 /** Reads one column of an invitation's issued link from the given distribution. */
 function issuedLinkColumn(column: string): string {
   return `(select l.${column} from ${LINKS_TABLE} l where l.invitation_ID = ${INVITATIONS_TABLE}.ID and l.status = 'issued' and l.distributionId = ?)`;
@@ -61,15 +66,19 @@ async function markLinksIssued(links: LinkRow[]): Promise<void> {
   // Every placeholder of the SET clause takes the distribution id.
   const setClause = `update ${INVITATIONS_TABLE} set status = 'linkIssued', distributionId = ?,
       linkIssuedAt = ${issuedLinkColumn('issuedAt')},
+      modifiedAt = ${issuedLinkColumn('issuedAt')},
       surveyLink = ${issuedLinkColumn('surveyLink')},
       linkExpiresAt = ${issuedLinkColumn('expiresAt')},
       cycleEndsAt = coalesce(${issuedLinkColumn('expiresAt')}, cycleEndsAt),
       qualtricsContactId = ${issuedLinkColumn('qualtricsContactId')},
       transactionId = ${issuedLinkColumn('transactionId')},
       triggerId = coalesce(triggerId, '${TRIGGER_ID_PREFIX}' || ID)`;
-  const sql = `${setClause} where status = 'received' and ID in (${links.map(() => '?').join(', ')})`;
+  // The managed field modifiedBy is set here, because plain SQL skips CAP's managed-field handling.
+  const sql = `${setClause}, modifiedBy = ? where status = 'received' and ID in (${links.map(() => '?').join(', ')})`;
   const placeholders = setClause.split('?').length - 1;
-  const result = await cds.db.run(sql, [...Array<string>(placeholders).fill(distributionId), ...links.map(link => link.invitation_ID)]);
+  const result = await cds.db.run(sql, [
+    ...Array<string>(placeholders).fill(distributionId), modifiedByOf(), ...links.map(link => link.invitation_ID)
+  ]);
   // Plain SQL returns the driver's result, { changes }, not a number.
   const affected = typeof result === 'number' ? result : result?.changes;
   if (affected !== links.length) {
