@@ -194,9 +194,9 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
     request.done(outcome);
   }
   if (inserts.length) await INSERT.into(SCORES).entries(inserts);
-  // Prepared once and run once per matched response, so no CQN UPDATE is compiled and prepared per
-  // response. The runs start together; two responses for one invitation in one group are rare, and on
-  // SQLite the last one wins, as in the order of the requests.
+  // Prepared once and run once per matched response, so no CQN UPDATE is compiled per response.
+  // The runs start together. For two responses to one invitation in one group, the driver decides the
+  // order, and SQLite runs them in request order, so the last response wins.
   if (responded.length) await cds.db.run(RESPONDED_SQL, responded);
 }
 
