@@ -35,6 +35,15 @@ service AuditService {
 
   @readonly entity RoundTrips as projection on db.RoundTrips;
 
+  /** What the signed-in user may do; the UI reads it to hide buttons that the service would reject with 403. */
+  @odata.singleton @cds.persistence.skip @readonly
+  entity CurrentUser {
+    // A singleton needs no key, but some OData clients expect one.
+    key ID   : String;
+    /** True for users without the Admin role. */
+    viewOnly : Boolean;
+  }
+
   /** Per-invitation outcome of a batched round trip, with the round trip's own fields for the timeline. */
   @readonly entity RoundTripItems as projection on db.RoundTripItems {
     *,
@@ -60,7 +69,7 @@ service AuditService {
   ]
   entity Campaigns as projection on db.Campaigns {
     *,
-    /** True for users without the Admin role; the UI then hides Edit, Delete and the campaign actions. */
+    /** Copy of CurrentUser.viewOnly on each row, for the UI.Hidden annotations of the campaign actions. */
     virtual viewOnly : Boolean,
     funnel      : Association to one CampaignFunnels on funnel.campaign_ID = $self.ID,
     funnelSteps : Association to many CampaignFunnelSteps on funnelSteps.campaign_ID = $self.ID,

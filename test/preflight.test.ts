@@ -638,7 +638,16 @@ describe('campaign page support', () => {
     expect(messages.filter(message => message.message.startsWith('OK in ')).every(message => message.numericSeverity === 2)).toBe(true);
   });
 
-  test('viewOnly is true for viewers only', async () => {
+  test('CurrentUser is view-only for viewers', async () => {
+    const asViewer = await stack.get('/audit/CurrentUser', USERS.viewer);
+    const asAdmin = await stack.get('/audit/CurrentUser', USERS.admin);
+    expect(asViewer.status).toBe(200);
+    expect(asViewer.body).toMatchObject({ ID: USERS.viewer.username, viewOnly: true });
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body).toMatchObject({ ID: USERS.admin.username, viewOnly: false });
+  });
+
+  test('campaign rows carry viewOnly per role', async () => {
     const id = await createCampaign();
     const path = `/audit/Campaigns(ID=${id},IsActiveEntity=true)?$select=ID,viewOnly`;
     const asViewer = await stack.get(path, USERS.viewer);
@@ -647,5 +656,10 @@ describe('campaign page support', () => {
     expect(asViewer.body.viewOnly).toBe(true);
     expect(asAdmin.status).toBe(200);
     expect(asAdmin.body.viewOnly).toBe(false);
+  });
+
+  test('CurrentUser needs a signed-in audit user', async () => {
+    expect((await stack.get('/audit/CurrentUser', USERS.webhook)).status).toBe(403);
+    expect((await fetch(`${stack.url}/audit/CurrentUser`)).status).toBe(401);
   });
 });

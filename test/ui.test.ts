@@ -270,6 +270,7 @@ describe('audit UI', () => {
     await page.locator('[id$="CustomAction::ShowCampaigns"]').click();
     await page.getByText('Sandbox NPS campaign').waitFor({ timeout: STEP_MS });
     await screenshot(page, 'campaigns');
+    expect(await page.getByRole('button', { name: 'Create', exact: true }).count()).toBe(1);
 
     await openRow(page, 'Sandbox NPS campaign');
     await page.getByText('NPS Split').first().waitFor({ timeout: STEP_MS });
@@ -328,6 +329,10 @@ describe('audit UI', () => {
       await viewerPage.getByText('ui-anna@example.org', { exact: true }).waitFor({ timeout: FIRST_LOAD_MS });
       await viewerPage.locator('[id$="CustomAction::ShowCampaigns"]').click();
       await viewerPage.getByText('Sandbox NPS campaign').waitFor({ timeout: STEP_MS });
+      await pageSettled(viewerPage);
+      expect(await viewerPage.getByRole('button', { name: 'Create', exact: true }).count()).toBe(0);
+      expect(await viewerPage.getByRole('button', { name: 'Delete', exact: true }).count()).toBe(0);
+
       await openRow(viewerPage, 'Sandbox NPS campaign');
       await viewerPage.getByText('NPS Split').first().waitFor({ timeout: STEP_MS });
       await pageSettled(viewerPage);

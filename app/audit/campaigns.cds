@@ -11,9 +11,12 @@ annotate AuditService.Campaigns with @(
     Description   : { Value: name }
   },
   UI.SelectionFields: [ code, active ],
-  // Viewers may read campaigns only, so Edit, Delete and the actions are hidden for them.
-  UI.UpdateHidden: viewOnly,
-  UI.DeleteHidden: viewOnly,
+  // Viewers may read campaigns only, so Create, Edit, Delete and the actions are hidden for them.
+  UI.CreateHidden: { $edmJson: { $Path: '/AuditService.EntityContainer/CurrentUser/viewOnly' } },
+  UI.UpdateHidden: { $edmJson: { $Path: '/AuditService.EntityContainer/CurrentUser/viewOnly' } },
+  UI.DeleteHidden: { $edmJson: { $Path: '/AuditService.EntityContainer/CurrentUser/viewOnly' } },
+  // SAPUI5 1.136 showed a header action whose UI.Hidden pointed at the singleton, so the actions read
+  // the same flag from the campaign row.
   UI.Identification: [
     { $Type: 'UI.DataFieldForAction', Action: 'AuditService.preflight', Label: 'Run Preflight', ![@UI.Hidden]: viewOnly },
     // An active campaign needs no activation, so the button shows only on inactive ones.
