@@ -371,16 +371,19 @@ async function main(): Promise<void> {
   }));
 
   const intakeRows: Row[] = [];
+  /** Rows of one intake run: throughput and p99 against the targets, durability after SIGKILL, CPU. */
+  const intakeFigures = (figure: string, keyPrefix: string, load: LoadResult, found: number, acknowledged: number, missing: number): Row[] => [
+    { figure, value: `${formatNumber(load.rps)} req/s`, target: `>= ${formatNumber(TARGET.intakeRps)} req/s`, met: check(`${keyPrefix}Rps`, load.rps >= TARGET.intakeRps) },
+    { figure: '  p99 latency', value: `${load.p99Ms} ms`, target: `<= ${TARGET.intakeP99Ms} ms`, met: check(`${keyPrefix}P99Ms`, load.p99Ms <= TARGET.intakeP99Ms) },
+    { figure: '  202s in the file after SIGKILL', value: `${found}/${acknowledged}`, target: 'all', met: check(`${keyPrefix}Durable`, missing === 0) },
+    ...cpuRow(load.cpu)
+  ];
   if (intake) {
     summary.intakeRps = rounded(intake.load.rps, 0);
     summary.intakeP99Ms = intake.load.p99Ms;
     summary.intakeAcknowledged = intake.acknowledged;
     summary.intakeMissingAfterKill = intake.missing;
-    intakeRows.push({ figure: 'webhook intake (workers off)', value: `${formatNumber(intake.load.rps)} req/s`, target: `>= ${formatNumber(TARGET.intakeRps)} req/s`,
-      met: check('intakeRps', intake.load.rps >= TARGET.intakeRps) });
-    intakeRows.push({ figure: '  p99 latency', value: `${intake.load.p99Ms} ms`, target: `<= ${TARGET.intakeP99Ms} ms`, met: check('intakeP99Ms', intake.load.p99Ms <= TARGET.intakeP99Ms) });
-    intakeRows.push({ figure: '  202s in the file after SIGKILL', value: `${intake.found}/${intake.acknowledged}`, target: 'all', met: check('intakeDurable', intake.missing === 0) });
-    intakeRows.push(...cpuRow(intake.load.cpu));
+    intakeRows.push(...intakeFigures('webhook intake (workers off)', 'intake', intake.load, intake.found, intake.acknowledged, intake.missing));
   }
   if (plain) {
     summary.plainInsertRps = rounded(plain.load.rps, 0);
@@ -404,11 +407,7 @@ async function main(): Promise<void> {
     summary.scoreCallsPerStored = rounded(scores.callsPerStored, 4);
     summary.scoresStored = scores.stored;
     summary.scoreMissingAfterKill = scores.missing;
-    intakeRows.push({ figure: 'score intake (workers off)', value: `${formatNumber(scores.load.rps)} req/s`, target: `>= ${formatNumber(TARGET.intakeRps)} req/s`,
-      met: check('scoreIntakeRps', scores.load.rps >= TARGET.intakeRps) });
-    intakeRows.push({ figure: '  p99 latency', value: `${scores.load.p99Ms} ms`, target: `<= ${TARGET.intakeP99Ms} ms`, met: check('scoreIntakeP99Ms', scores.load.p99Ms <= TARGET.intakeP99Ms) });
-    intakeRows.push({ figure: '  202s in the file after SIGKILL', value: `${scores.found}/${scores.acknowledged}`, target: 'all', met: check('scoreDurable', scores.missing === 0) });
-    intakeRows.push(...cpuRow(scores.load.cpu));
+    intakeRows.push(...intakeFigures('score intake (workers off)', 'scoreIntake', scores.load, scores.found, scores.acknowledged, scores.missing));
     intakeRows.push({ figure: 'score intake during write-back (workers on)', value: `${formatNumber(scores.loadWithWriteBack.rps)} req/s, p99 ${scores.loadWithWriteBack.p99Ms} ms` });
     intakeRows.push({ figure: `Emarsys calls per stored score (${scores.stored} stored)`, value: scores.callsPerStored.toFixed(4), target: `<= ${TARGET.scoreCallsPerStored}`,
       met: check('scoreCallsPerStored', scores.callsPerStored <= TARGET.scoreCallsPerStored) });
