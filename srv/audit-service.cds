@@ -35,7 +35,7 @@ service AuditService {
 
   @readonly entity RoundTrips as projection on db.RoundTrips;
 
-  /** What the signed-in user may do; the UI reads it to hide buttons that the service would reject with 403. */
+  /** Permissions of the signed-in user, which the UI reads to hide buttons that the service would reject with 403. */
   @odata.singleton @cds.persistence.skip @readonly
   entity CurrentUser {
     // A singleton needs no key, but some OData clients expect one.

@@ -12,7 +12,7 @@ import { ensureIndexes } from './lib/indexes';
 registerPreflight();
 registerReplay();
 
-// Listeners of `served` run one after another; this one is registered first, so the workers start on indexed tables.
+// Listeners of `served` run one after another, and this one is registered first, so the workers start on indexed tables.
 cds.once('served', ensureIndexes);
 
 // The Cloud SDK logs every destination lookup at info level; its warnings and errors still show.

@@ -8,7 +8,7 @@ useStack();
 
 const HANA_SOURCES = path.join(__dirname, '..', 'db', 'src');
 
-/** Runs a statement that returns rows; plain SQL through cds.db.run returns rows only for SELECT. */
+/** Runs a statement that returns rows, because plain SQL through cds.db.run returns rows only for SELECT. */
 function all(sql: string, values: unknown[] = []): Promise<any[]> {
   return (cds.db as any).tx(async (tx: any) => {
     await tx.run('SELECT 1'); // acquires the connection that prepare needs

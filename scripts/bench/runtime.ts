@@ -19,7 +19,7 @@ export interface ServiceRuntime {
   nodeOptions: string;
 }
 
-/** Reads NODE_OPTIONS of the service module from mta.yaml; empty when it sets none. */
+/** Reads NODE_OPTIONS of the service module from mta.yaml, or an empty string when it sets none. */
 export function productionNodeOptions(): string {
   const mta = parse(fs.readFileSync(path.join(ROOT, 'mta.yaml'), 'utf8'));
   const module = (mta.modules ?? []).find((entry: any) => entry.name === SERVICE_MODULE);
@@ -32,7 +32,7 @@ export function joinNodeOptions(...parts: Array<string | undefined>): string {
   return parts.filter(part => part && part.trim()).join(' ');
 }
 
-/** Runs `npm run build` and shows its progress; its output goes to .run/bench-build.log. */
+/** Runs `npm run build` with progress lines and writes its output to .run/bench-build.log. */
 export async function buildService(): Promise<void> {
   const logFile = path.join(ROOT, '.run', 'bench-build.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });

@@ -26,7 +26,7 @@ export interface ServiceOptions {
   nodeOptions?: string;
   /**
    * Runs the deployable build in gen/srv (JavaScript, compiled model) instead of the TypeScript
-   * sources; `npm run build` must have run.
+   * sources. `npm run build` must have run before.
    */
   built?: boolean;
 }

@@ -13,7 +13,7 @@ import { CONTROL_CHARACTERS, InputError } from './validation';
 import { groupMismatch, readScore, type NpsCategory } from './score-rules';
 import { acceptScore } from './intake';
 import { newRoundTrip } from '../upstream/round-trips';
-import { INVITATIONS, SCORES, tableOf } from '../lib/entities';
+import { INVITATIONS, SCORES, modifiedByOf, tableOf } from '../lib/entities';
 
 /**
  * Invitation statuses whose link Survey Bridge handed to Emarsys, so a score may go to the contact.
@@ -182,7 +182,7 @@ export async function writeScores(requests: ScoreRequest[], roundTrips: Record<s
       inserts.push(row);
       stored.set(request.responseId, row);
       if (invitation) {
-        responded.push([request.responseId, request.responseId, request.responseId, request.score, request.category, cds.context?.user?.id ?? 'anonymous', invitation.ID]);
+        responded.push([request.responseId, request.responseId, request.responseId, request.score, request.category, modifiedByOf(), invitation.ID]);
       }
       outcome = { httpStatus: 202, body: { responseId: request.responseId, status: row.status, invitationId, score: request.score, npsCategory: request.category, repeated: false } };
     }

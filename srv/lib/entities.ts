@@ -1,4 +1,6 @@
 /** Fully qualified names of the database entities, for CQL in plain modules. */
+import cds from '@sap/cds';
+
 export const CAMPAIGNS = 'surveybridge.Campaigns';
 export const INVITATIONS = 'surveybridge.SurveyInvitations';
 export const LINKS = 'surveybridge.SurveyLinks';
@@ -10,4 +12,9 @@ export const BATCHES = 'surveybridge.WorkBatches';
 /** Returns the database table of an entity, for plain SQL that runs unchanged on SQLite and SAP HANA. */
 export function tableOf(entity: string): string {
   return entity.replace(/\./g, '_');
+}
+
+/** Returns the user that CAP writes into modifiedBy, for plain SQL that skips CAP's managed fields. */
+export function modifiedByOf(): string {
+  return cds.context?.user?.id ?? 'anonymous';
 }

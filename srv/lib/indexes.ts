@@ -26,7 +26,7 @@ export const INDEXES: IndexDefinition[] = [
   { name: 'surveybridge_RoundTripItems_invitation', table: tableOf(ITEMS), columns: ['invitation_ID'] }
 ];
 
-/** Creates missing indexes on SQLite; other databases get them from their deployment. */
+/** Creates missing indexes on SQLite. Other databases get them from their deployment. */
 export async function ensureIndexes(): Promise<void> {
   const db = cds.db as any;
   if (!db || db.options?.kind !== 'sqlite') return;

@@ -9,7 +9,7 @@ import * as qualtrics from '../upstream/qualtrics';
 import * as emarsys from '../upstream/emarsys';
 import { UpstreamError } from '../upstream/http';
 import { checkpointBatch, finishBatch, openBatch, writeCheckpoint } from './batches';
-import { INVITATIONS, ITEMS, LINKS, tableOf } from '../lib/entities';
+import { INVITATIONS, ITEMS, LINKS, modifiedByOf, tableOf } from '../lib/entities';
 
 const LOG = cds.log('invitation-worker');
 
@@ -22,7 +22,7 @@ export const FINAL_INVITATION_STATUSES = new Set([
 
 interface Outcome {
   invitationId: string;
-  /** Fields to update; null for an issued link, whose fields are copied from its SurveyLinks row. */
+  /** Fields to update, or null for an issued link, whose fields are copied from its SurveyLinks row. */
   set: Record<string, unknown> | null;
   item: { outcome: string; code?: string; message?: string };
 }
@@ -43,11 +43,6 @@ interface LinkRow {
 const TRIGGER_ID_PREFIX = 'sb-';
 const INVITATIONS_TABLE = tableOf(INVITATIONS);
 const LINKS_TABLE = tableOf(LINKS);
-
-/** Returns the user that CAP writes into modifiedBy for the current transaction. */
-function modifiedByOf(): string {
-  return cds.context?.user?.id ?? 'anonymous';
-}
 
 /** Reads one column of an invitation's issued link from the given distribution. */
 function issuedLinkColumn(column: string): string {
@@ -153,7 +148,7 @@ function failedOutcome(invitationId: string, reason: string, code?: string): Out
   };
 }
 
-/** Columns that the batch steps read; the rest of an invitation row is never needed here. */
+/** Columns that the batch steps read. No step needs the rest of an invitation row. */
 const BATCH_COLUMNS = ['ID', 'contactKey', 'firstName', 'lastName', 'language', 'triggerId', 'surveyLink', 'linkExpiresAt'];
 
 async function loadInvitations(batchId: string, statuses: string[]): Promise<any[]> {
